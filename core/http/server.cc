@@ -740,7 +740,10 @@ absl::Status HttpServer::Start() {
     endpoint = asio::local::stream_protocol::endpoint(options_.unix_socket_path);
   } else {
     auto addr = asio::ip::make_address(options_.host, ec);
-    if (ec) return absl::InvalidArgumentError(absl::StrCat("host: not an IP address: ", options_.host));
+    if (ec) {
+      impl_.reset();
+      return absl::InvalidArgumentError(absl::StrCat("host: not an IP address: ", options_.host));
+    }
     endpoint = asio::ip::tcp::endpoint(addr, options_.port);
   }
   s.acceptor.emplace(s.accept_ctx);
@@ -783,7 +786,7 @@ int HttpServer::connections() const {
 }
 
 void HttpServer::Shutdown() {
-  if (!impl_ || impl_->stopped) return;
+  if (!impl_ || !impl_->started || impl_->stopped) return;
   Impl& s = *impl_;
   s.stopped = true;
   // 1. Stop accepting.
