@@ -1,0 +1,66 @@
+#pragma once
+// Test support for integration tests that drive real binaries over real sockets.
+//
+// Convention for every server binary of this repository: `--ready-file PATH` makes the binary write a
+// JSON object (e.g. {"http_port": 41234, "grpc_port": 41235, "pid": 123}) to PATH atomically (write to a
+// temporary name, then rename) once all its listeners are bound. Tests start binaries with port 0 and
+// read the chosen ports from that file, so tests never collide on fixed ports.
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace core::testing {
+
+struct ChildOptions {
+  std::string log_path;                // stdout+stderr go here ("" -> inherited)
+  std::vector<std::string> extra_env;  // "NAME=value" added to the environment
+};
+
+// A child process, killed (SIGKILL) and reaped by the destructor if still running.
+class ChildProcess {
+ public:
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
+                                                             const ChildOptions& options = {});
+  ~ChildProcess();
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+  // Waits for exit up to timeout_ms; returns the exit code, or -signal when killed by a signal.
+  // DeadlineExceeded when still running.
+  absl::StatusOr<int> Wait(int timeout_ms);
+  bool Running();
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+// Polls until `path` holds a complete JSON document; DeadlineExceeded after timeout_ms.
+absl::StatusOr<nlohmann::json> WaitForReadyFile(const std::string& path, int timeout_ms = 30000);
+
+// Writes `json` to `path` atomically (temporary file + rename). For binaries implementing --ready-file.
+absl::Status WriteReadyFile(const std::string& path, const nlohmann::json& json);
+
+// A fresh empty directory under $TMPDIR (or /tmp), removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Resident set size of a process in bytes (from /proc/<pid>/statm); 0 when unavailable.
+size_t ResidentBytes(pid_t pid);
+
+}  // namespace core::testing
