@@ -1,6 +1,5 @@
 #include "core/resilience/circuit_breaker.h"
 
-#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,7 +7,7 @@
 namespace core {
 
 absl::StatusOr<std::unique_ptr<CircuitBreaker>> CircuitBreaker::Create(Options options,
-                                                                      Clock* clock) {
+                                                                       Clock* clock) {
   const Options& o = options;
   if (o.window_buckets < 1 || o.window_buckets > kWindowBucketsMax) {
     return absl::InvalidArgumentError(absl::StrCat("window_buckets must be in [1, ",
@@ -41,9 +40,9 @@ absl::StatusOr<std::unique_ptr<CircuitBreaker>> CircuitBreaker::Create(Options o
   }
   if (o.half_open_successes_to_close < 1 ||
       o.half_open_successes_to_close > o.half_open_probes_max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "half_open_successes_to_close must be in [1, half_open_probes_max (",
-        o.half_open_probes_max, ")], got ", o.half_open_successes_to_close));
+    return absl::InvalidArgumentError(
+        absl::StrCat("half_open_successes_to_close must be in [1, half_open_probes_max (",
+                     o.half_open_probes_max, ")], got ", o.half_open_successes_to_close));
   }
   if (clock == nullptr) return absl::InvalidArgumentError("clock must not be null");
   return std::unique_ptr<CircuitBreaker>(new CircuitBreaker(std::move(options), clock));

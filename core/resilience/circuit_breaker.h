@@ -1,6 +1,7 @@
 #pragma once
-// CircuitBreaker: stops sending requests to a dependency that is failing, so callers fail fast instead of
-// piling up on timeouts, and lets a few probe requests through later to see whether it recovered.
+// CircuitBreaker: stops sending requests to a dependency that is failing, so callers fail fast
+// instead of piling up on timeouts, and lets a few probe requests through later to see whether it
+// recovered.
 //
 //   CLOSED    requests flow; results are counted in a sliding window. Opens when either
 //             - the window holds >= min_requests_in_window results and the failure share is
@@ -8,9 +9,10 @@
 //             - consecutive_failures_open failures arrive in a row (if that trigger is enabled).
 //   OPEN      Allow() returns false. After open_duration_ms the next Allow() (or state()) moves to
 //             HALF_OPEN.
-//   HALF_OPEN at most half_open_probes_max requests are admitted as probes. Any probe failure reopens
-//             (for a fresh open_duration_ms); half_open_successes_to_close successes close the breaker
-//             with an empty window.
+//   HALF_OPEN at most half_open_probes_max requests are admitted as probes. Any probe failure
+//   reopens
+//             (for a fresh open_duration_ms); half_open_successes_to_close successes close the
+//             breaker with an empty window.
 //
 //   ASSIGN_OR_RETURN(auto breaker, CircuitBreaker::Create(options, clock));
 //   if (!breaker->Allow()) return absl::UnavailableError("model backend circuit open");
@@ -18,20 +20,20 @@
 //   if (IsBackendFault(s)) breaker->RecordFailure(); else breaker->RecordSuccess();
 //
 // Contract: every Allow() that returns true must be followed by exactly one RecordSuccess() or
-// RecordFailure(). Results reported while OPEN are ignored (they belong to requests admitted before it
-// opened). The breaker cannot tell a late result of a pre-open request from a probe's result; in
+// RecordFailure(). Results reported while OPEN are ignored (they belong to requests admitted before
+// it opened). The breaker cannot tell a late result of a pre-open request from a probe's result; in
 // HALF_OPEN every result counts as a probe result. If admitted probes never report (a caller lost
 // them), the breaker would stay HALF_OPEN forever; so once all probes are out and open_duration_ms
 // passes with no verdict, a new round of probes is admitted.
 //
-// The sliding window is a ring of window_buckets buckets, each window_ms / window_buckets wide; results
-// older than the window drop out one bucket at a time.
+// The sliding window is a ring of window_buckets buckets, each window_ms / window_buckets wide;
+// results older than the window drop out one bucket at a time.
 //
-// Thread safety: all methods may be called from any thread concurrently; one internal mutex guards the
-// state. `on_transition` is invoked while that mutex is held, on the thread whose call caused the
-// transition, so transitions are reported in order; it must be cheap (bump a metric, log) and must not
-// call back into this breaker (that would deadlock).
-// Ownership: `clock` is not owned and must outlive the breaker.
+// Thread safety: all methods may be called from any thread concurrently; one internal mutex guards
+// the state. `on_transition` is invoked while that mutex is held, on the thread whose call caused
+// the transition, so transitions are reported in order; it must be cheap (bump a metric, log) and
+// must not call back into this breaker (that would deadlock). Ownership: `clock` is not owned and
+// must outlive the breaker.
 
 #include <cstdint>
 #include <functional>

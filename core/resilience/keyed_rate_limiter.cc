@@ -10,15 +10,15 @@
 namespace core {
 
 absl::StatusOr<std::unique_ptr<KeyedRateLimiter>> KeyedRateLimiter::Create(const Options& options,
-                                                                          Clock* clock) {
+                                                                           Clock* clock) {
   RETURN_IF_ERROR(TokenBucket::ValidateOptions(options.rate_per_s, options.burst));
   if (options.shards < 1 || options.shards > kShardsMax) {
     return absl::InvalidArgumentError(
         absl::StrCat("shards must be in [1, ", kShardsMax, "], got ", options.shards));
   }
   if (options.keys_max < options.shards) {
-    return absl::InvalidArgumentError(absl::StrCat("keys_max must be >= shards (", options.shards,
-                                                   "), got ", options.keys_max));
+    return absl::InvalidArgumentError(
+        absl::StrCat("keys_max must be >= shards (", options.shards, "), got ", options.keys_max));
   }
   if (clock == nullptr) return absl::InvalidArgumentError("clock must not be null");
   return std::unique_ptr<KeyedRateLimiter>(new KeyedRateLimiter(options, clock));

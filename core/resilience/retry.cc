@@ -21,8 +21,8 @@ absl::Status Backoff::ValidateOptions(const Options& o) {
         absl::StrCat("multiplier must be finite and >= 1, got ", o.multiplier));
   }
   if (o.attempts_max < 1 || o.attempts_max > kAttemptsMaxLimit) {
-    return absl::InvalidArgumentError(absl::StrCat("attempts_max must be in [1, ",
-                                                   kAttemptsMaxLimit, "], got ", o.attempts_max));
+    return absl::InvalidArgumentError(
+        absl::StrCat("attempts_max must be in [1, ", kAttemptsMaxLimit, "], got ", o.attempts_max));
   }
   return absl::OkStatus();
 }
@@ -47,8 +47,7 @@ std::optional<int64_t> Backoff::NextDelayMs() {
 }
 
 bool IsRetryableByDefault(const absl::Status& status) {
-  return absl::IsUnavailable(status) || absl::IsAborted(status) ||
-         absl::IsDeadlineExceeded(status);
+  return absl::IsUnavailable(status) || absl::IsAborted(status) || absl::IsDeadlineExceeded(status);
 }
 
 absl::Status RetryWithBackoff(const std::function<absl::Status()>& op, Backoff& backoff,

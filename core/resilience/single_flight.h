@@ -12,12 +12,12 @@
 //   if (!result->ok()) return result->status();
 //
 // Thread safety: all methods may be called from any thread concurrently. `fn` runs on the thread of
-// the caller that started the call, without any lock held, so it may itself use this SingleFlight for
-// other keys (calling Do() with its own key from inside `fn` deadlocks). Waiters block the calling
-// thread until the call completes; bound `fn`'s running time (a deadline inside it) if callers must
-// not wait indefinitely. If `fn` throws, waiters get an Internal error and the exception propagates
-// to the caller that ran `fn`.
-// Limits: in-flight keys and waiters are each bounded by the number of calling threads.
+// the caller that started the call, without any lock held, so it may itself use this SingleFlight
+// for other keys (calling Do() with its own key from inside `fn` deadlocks). Waiters block the
+// calling thread until the call completes; bound `fn`'s running time (a deadline inside it) if
+// callers must not wait indefinitely. If `fn` throws, waiters get an Internal error and the
+// exception propagates to the caller that ran `fn`. Limits: in-flight keys and waiters are each
+// bounded by the number of calling threads.
 
 #include <condition_variable>
 #include <cstddef>

@@ -60,8 +60,11 @@ int64_t TokenBucket::RetryAfterMs(double tokens) const {
     std::lock_guard<std::mutex> lock(mu_);
     available = AvailableLocked(clock_->NowNs());
   }
-  const double deficit = tokens - available;
-  if (deficit <= kTokensEpsilon) return 0;
+  // TryAcquire admits at tokens - kTokensEpsilon. Aim halfway into that slack: enough to absorb the
+  // rounding of the refill (so waiting the answer suffices), while a deficit that is a whole number
+  // of milliseconds plus rounding noise (0.1 token at 100/s -> 1.0000000001 ms) is not rounded up.
+  const double deficit = tokens - available - kTokensEpsilon / 2;
+  if (deficit <= 0) return 0;
   const double wait_ms = std::ceil(deficit * 1000.0 / rate_per_s_);
   return static_cast<int64_t>(std::min(wait_ms, static_cast<double>(kRetryAfterMsMax)));
 }

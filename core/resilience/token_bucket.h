@@ -1,7 +1,8 @@
 #pragma once
-// TokenBucket: a classic token-bucket rate limiter. The bucket holds at most `burst` tokens and refills
-// continuously at `rate_per_s`; a request costing N tokens is admitted only if N tokens are available.
-// It starts full, so a fresh client may send `burst` requests at once, then `rate_per_s` per second.
+// TokenBucket: a classic token-bucket rate limiter. The bucket holds at most `burst` tokens and
+// refills continuously at `rate_per_s`; a request costing N tokens is admitted only if N tokens are
+// available. It starts full, so a fresh client may send `burst` requests at once, then `rate_per_s`
+// per second.
 //
 //   TokenBucket bucket(/*rate_per_s=*/10, /*burst=*/20, clock);
 //   if (!bucket.TryAcquire()) return TooManyRequests(/*retry_after_ms=*/bucket.RetryAfterMs());
@@ -33,20 +34,20 @@ class TokenBucket {
   // finite and >= 1. Returns InvalidArgument naming the bad argument.
   static absl::Status ValidateOptions(double rate_per_s, double burst);
 
-  // Precondition: ValidateOptions(rate_per_s, burst).ok() (aborts otherwise; constructors never fail,
-  // so validate configuration first). The bucket starts full.
+  // Precondition: ValidateOptions(rate_per_s, burst).ok() (aborts otherwise; constructors never
+  // fail, so validate configuration first). The bucket starts full.
   TokenBucket(double rate_per_s, double burst, Clock* clock);
   TokenBucket(const TokenBucket&) = delete;
   TokenBucket& operator=(const TokenBucket&) = delete;
 
-  // Takes `tokens` tokens if that many are available now and returns true; otherwise takes nothing and
-  // returns false. `tokens` == 0 always succeeds; negative or NaN `tokens` always fail.
+  // Takes `tokens` tokens if that many are available now and returns true; otherwise takes nothing
+  // and returns false. `tokens` == 0 always succeeds; negative or NaN `tokens` always fail.
   bool TryAcquire(double tokens = 1);
 
-  // Milliseconds until `tokens` tokens will be available (0 if they are available now), rounded up so
-  // that TryAcquire(tokens) succeeds after waiting that long if nobody else takes tokens meanwhile.
-  // Suitable for an HTTP Retry-After header (round up to seconds there). Returns kRetryNeverMs when
-  // `tokens` > burst (or is NaN), since such a request can never be admitted.
+  // Milliseconds until `tokens` tokens will be available (0 if they are available now), rounded up
+  // so that TryAcquire(tokens) succeeds after waiting that long if nobody else takes tokens
+  // meanwhile. Suitable for an HTTP Retry-After header (round up to seconds there). Returns
+  // kRetryNeverMs when `tokens` > burst (or is NaN), since such a request can never be admitted.
   int64_t RetryAfterMs(double tokens = 1) const;
 
   // Tokens available now (fractional), for metrics and tests.
@@ -65,7 +66,8 @@ class TokenBucket {
 
   mutable std::mutex mu_;
   double tokens_ ABSL_GUARDED_BY(mu_);
-  int64_t refill_ns_ ABSL_GUARDED_BY(mu_);  // Clock time at which tokens_ was last brought up to date.
+  int64_t refill_ns_
+      ABSL_GUARDED_BY(mu_);  // Clock time at which tokens_ was last brought up to date.
 };
 
 }  // namespace core

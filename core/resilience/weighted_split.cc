@@ -11,8 +11,8 @@ absl::StatusOr<WeightedSplit> WeightedSplit::Create(
     std::vector<std::pair<std::string, uint32_t>> weights) {
   if (weights.empty()) return absl::InvalidArgumentError("weighted split: no targets");
   if (weights.size() > kTargetsMax) {
-    return absl::InvalidArgumentError(absl::StrCat("weighted split: ", weights.size(),
-                                                   " targets, more than ", kTargetsMax));
+    return absl::InvalidArgumentError(
+        absl::StrCat("weighted split: ", weights.size(), " targets, more than ", kTargetsMax));
   }
   std::vector<Target> targets;
   targets.reserve(weights.size());

@@ -6,11 +6,11 @@
 //   const std::string& version = split.PickSticky(user_id);   // same user -> same version
 //   const std::string& version = split.Pick(rng());            // anonymous traffic
 //
-// Targets are laid out on [0, total_weight) as consecutive ranges in sorted name order. A 64-bit value
-// (random, or the stable hash of a sticky key) is scaled to a point in that space by its fraction of
-// 2^64, so the mapping depends only on the weights' proportions. Moving weight between two adjacent
-// targets (e.g. 90/10 -> 80/20) moves only the keys in the shifted slice; scaling all weights alike
-// (90/10 -> 9/1) moves none.
+// Targets are laid out on [0, total_weight) as consecutive ranges in sorted name order. A 64-bit
+// value (random, or the stable hash of a sticky key) is scaled to a point in that space by its
+// fraction of 2^64, so the mapping depends only on the weights' proportions. Moving weight between
+// two adjacent targets (e.g. 90/10 -> 80/20) moves only the keys in the shifted slice; scaling all
+// weights alike (90/10 -> 9/1) moves none.
 //
 // PickSticky uses StableHash64 (FNV-1a 64 with the MurmurHash3 fmix64 finalizer), which is fixed
 // forever: it is the same in every process, run, build and platform. Changing it would move sticky
@@ -40,8 +40,8 @@ class WeightedSplit {
     uint32_t weight = 0;
   };
 
-  // Rejects (InvalidArgument): no targets, more than kTargetsMax, an empty or duplicate name, or all
-  // weights zero. Zero-weight targets are allowed and are never picked.
+  // Rejects (InvalidArgument): no targets, more than kTargetsMax, an empty or duplicate name, or
+  // all weights zero. Zero-weight targets are allowed and are never picked.
   static absl::StatusOr<WeightedSplit> Create(
       std::vector<std::pair<std::string, uint32_t>> weights);
 
@@ -59,8 +59,8 @@ class WeightedSplit {
  private:
   WeightedSplit(std::vector<Target> targets, std::vector<uint64_t> range_ends);
 
-  std::vector<Target> targets_;         // Sorted by name.
-  std::vector<uint64_t> range_ends_;    // range_ends_[i]: exclusive end of target i's range.
+  std::vector<Target> targets_;       // Sorted by name.
+  std::vector<uint64_t> range_ends_;  // range_ends_[i]: exclusive end of target i's range.
   uint64_t total_weight_ = 0;
 };
 
