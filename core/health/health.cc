@@ -46,4 +46,14 @@ void RegisterHealthRoutes(http::Router& router, const Health* health) {
   });
 }
 
+void RegisterMetricsRoute(http::Router& router, const Registry* registry) {
+  router.Get("/metrics", [registry](http::Request&, http::Responder rsp) {
+    http::Response r;
+    r.status = 200;
+    r.content_type = Registry::kTextContentType;
+    registry->WriteText(&r.body);
+    rsp.Send(std::move(r));
+  });
+}
+
 }  // namespace core

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "core/http/router.h"
+#include "core/metrics/registry.h"
 
 namespace core {
 
@@ -39,5 +40,8 @@ class Health {
 
 // Registers GET /healthz and GET /readyz on `router`. `health` must outlive the router.
 void RegisterHealthRoutes(http::Router& router, const Health* health);
+
+// Registers GET /metrics (Prometheus text format 0.0.4) on `router`. `registry` must outlive the router.
+void RegisterMetricsRoute(http::Router& router, const Registry* registry);
 
 }  // namespace core
