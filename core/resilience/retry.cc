@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "core/resilience/internal/check.h"
+#include "core/log/check.h"
 
 namespace core {
 
@@ -28,7 +28,7 @@ absl::Status Backoff::ValidateOptions(const Options& o) {
 }
 
 Backoff::Backoff(Options options, uint64_t seed) : options_(options), rng_(seed) {
-  RESILIENCE_CHECK(ValidateOptions(options_).ok());
+  CORE_CHECK(ValidateOptions(options_).ok());
 }
 
 int64_t Backoff::DelayCapMs(int32_t retry) const {

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "core/resilience/internal/check.h"
+#include "core/log/check.h"
 
 namespace core {
 namespace {
@@ -30,8 +30,8 @@ absl::Status TokenBucket::ValidateOptions(double rate_per_s, double burst) {
 
 TokenBucket::TokenBucket(double rate_per_s, double burst, Clock* clock)
     : rate_per_s_(rate_per_s), burst_(burst), clock_(clock) {
-  RESILIENCE_CHECK(ValidateOptions(rate_per_s, burst).ok());
-  RESILIENCE_CHECK(clock != nullptr);
+  CORE_CHECK(ValidateOptions(rate_per_s, burst).ok());
+  CORE_CHECK(clock != nullptr);
   tokens_ = burst_;
   refill_ns_ = clock_->NowNs();
 }

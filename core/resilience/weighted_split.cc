@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "core/resilience/internal/check.h"
+#include "core/log/check.h"
 
 namespace core {
 
@@ -49,7 +49,7 @@ const std::string& WeightedSplit::Pick(uint64_t random) const {
   // The first range whose end is past the point. A zero-weight target's range is empty (its end
   // equals its predecessor's), so it is never the first such range.
   const auto it = std::upper_bound(range_ends_.begin(), range_ends_.end(), point);
-  RESILIENCE_CHECK(it != range_ends_.end());
+  CORE_CHECK(it != range_ends_.end());
   return targets_[static_cast<size_t>(it - range_ends_.begin())].name;
 }
 
