@@ -16,8 +16,9 @@ PACKAGES=(
   prometheus nginx-light wrk curl procps util-linux
   # inference (issue 4)
   libtorch-dev libopencv-dnn-dev libopenblas0-openmp python3-torch python3-flask gunicorn python3-numpy
+  python3-onnx
   # inventory peers (issue 3)
-  redis-server postgresql libhiredis-dev libpqxx-dev
+  redis-server redis-tools postgresql libhiredis-dev libpq-dev libpqxx-dev
 )
 
 missing=()

@@ -1,0 +1,224 @@
+#include "inference/repository/model_config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "fmt/format.h"
+#include "yaml-cpp/yaml.h"
+
+namespace inference {
+namespace {
+
+absl::Status Invalid(std::string_view model, std::string_view field, std::string_view what) {
+  return absl::InvalidArgumentError(fmt::format("{}/config.yaml: {}: {}", model, field, what));
+}
+
+absl::StatusOr<TensorConfig> ParseTensor(const YAML::Node& node, std::string_view model,
+                                         const std::string& field) {
+  if (!node.IsMap()) return Invalid(model, field, "expected a map {name, datatype, dims}");
+  TensorConfig t;
+  t.name = node["name"].as<std::string>("");
+  if (t.name.empty()) return Invalid(model, field + ".name", "missing");
+  auto dt = ParseDataType(node["datatype"].as<std::string>(""));
+  if (!dt) return Invalid(model, field + ".datatype", "missing or unsupported");
+  t.datatype = *dt;
+  const YAML::Node dims = node["dims"];
+  if (!dims || !dims.IsSequence()) return Invalid(model, field + ".dims", "expected a list");
+  if (dims.size() + 1 > kTensorDimsMax) return Invalid(model, field + ".dims", "too many dims");
+  for (const auto& d : dims) {
+    int64_t v = d.as<int64_t>();
+    if (v == 0 || v < -1) return Invalid(model, field + ".dims", "each dim is > 0 or -1");
+    t.dims.Append(v);
+  }
+  return t;
+}
+
+absl::StatusOr<VersionPolicy> ParsePolicy(const YAML::Node& node, std::string_view model) {
+  VersionPolicy p;
+  if (!node) return p;
+  auto parse_specific = [&](const YAML::Node& list) -> absl::Status {
+    if (!list.IsSequence() || list.size() == 0) {
+      return Invalid(model, "version_policy", "specific needs a non-empty list");
+    }
+    p.kind = VersionPolicy::Kind::kSpecific;
+    for (const auto& v : list) p.specific.push_back(v.as<int64_t>());
+    return absl::OkStatus();
+  };
+  if (node.IsScalar()) {
+    std::string text = node.as<std::string>();
+    if (text == "all") {
+      p.kind = VersionPolicy::Kind::kAll;
+      return p;
+    }
+    if (text.rfind("latest", 0) == 0) {
+      std::string n = text.substr(6);
+      p.latest = n.empty() ? 1 : std::atoi(n.c_str());
+      if (p.latest < 1) return Invalid(model, "version_policy", "latest N needs N >= 1");
+      return p;
+    }
+    if (text.rfind("specific", 0) == 0) {
+      YAML::Node list = YAML::Load(text.substr(8));
+      absl::Status s = parse_specific(list);
+      if (!s.ok()) return s;
+      return p;
+    }
+    return Invalid(model, "version_policy", "expected 'latest N', 'all' or 'specific [..]'");
+  }
+  if (node.IsMap()) {
+    if (node["all"]) {
+      p.kind = VersionPolicy::Kind::kAll;
+    } else if (node["latest"]) {
+      p.latest = node["latest"].as<int>();
+      if (p.latest < 1) return Invalid(model, "version_policy.latest", "must be >= 1");
+    } else if (node["specific"]) {
+      absl::Status s = parse_specific(node["specific"]);
+      if (!s.ok()) return s;
+    } else {
+      return Invalid(model, "version_policy", "expected latest, all or specific");
+    }
+    return p;
+  }
+  return Invalid(model, "version_policy", "expected a string or a map");
+}
+
+absl::StatusOr<ModelConfig> ParseUnsafe(std::string_view yaml_text, std::string_view model) {
+  YAML::Node root = YAML::Load(std::string(yaml_text));
+  if (!root.IsMap()) return Invalid(model, "(root)", "expected a map");
+  ModelConfig c;
+  c.name = std::string(model);
+  c.platform = root["platform"].as<std::string>("");
+  if (c.platform != "torchscript" && c.platform != "onnx") {
+    return Invalid(model, "platform", "expected torchscript or onnx");
+  }
+  c.max_batch_size = root["max_batch_size"].as<int>(0);
+  if (c.max_batch_size < 0 || c.max_batch_size > kMaxBatchSizeMax) {
+    return Invalid(model, "max_batch_size", fmt::format("must be in [0, {}]", kMaxBatchSizeMax));
+  }
+  c.default_model_filename = root["default_model_filename"].as<std::string>(
+      c.platform == "onnx" ? "model.onnx" : "model.pt");
+  if (c.default_model_filename.find('/') != std::string::npos) {
+    return Invalid(model, "default_model_filename", "must be a plain file name");
+  }
+  for (const char* key : {"inputs", "outputs"}) {
+    const YAML::Node list = root[key];
+    if (!list || !list.IsSequence() || list.size() == 0)
+      return Invalid(model, key, "non-empty list");
+    if (list.size() > kModelTensorsMax) return Invalid(model, key, "too many tensors");
+    auto& out = std::string_view(key) == "inputs" ? c.inputs : c.outputs;
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto t = ParseTensor(list[i], model, fmt::format("{}[{}]", key, i));
+      if (!t.ok()) return t.status();
+      out.push_back(*std::move(t));
+    }
+  }
+  if (const YAML::Node db = root["dynamic_batching"]; db) {
+    c.dynamic_batching.max_queue_delay_us = db["max_queue_delay_us"].as<int64_t>(100);
+    if (c.dynamic_batching.max_queue_delay_us < 0 ||
+        c.dynamic_batching.max_queue_delay_us > 10'000'000) {
+      return Invalid(model, "dynamic_batching.max_queue_delay_us", "must be in [0, 10s]");
+    }
+    if (db["preferred_batch_sizes"]) {
+      for (const auto& v : db["preferred_batch_sizes"]) {
+        int b = v.as<int>();
+        if (b < 1 || b > std::max(1, c.max_batch_size)) {
+          return Invalid(model, "dynamic_batching.preferred_batch_sizes",
+                         "each in [1, max_batch_size]");
+        }
+        c.dynamic_batching.preferred_batch_sizes.push_back(b);
+      }
+      std::sort(c.dynamic_batching.preferred_batch_sizes.begin(),
+                c.dynamic_batching.preferred_batch_sizes.end());
+    }
+    c.dynamic_batching.queue_size_max = db["queue_size_max"].as<size_t>(1024);
+    if (c.dynamic_batching.queue_size_max < 1 ||
+        c.dynamic_batching.queue_size_max > kQueueSizeMax) {
+      return Invalid(model, "dynamic_batching.queue_size_max",
+                     fmt::format("in [1, {}]", kQueueSizeMax));
+    }
+  }
+  c.instances = root["instances"].as<int>(1);
+  if (c.instances < 1 || c.instances > kInstancesMax) {
+    return Invalid(model, "instances", fmt::format("must be in [1, {}]", kInstancesMax));
+  }
+  c.threads_per_instance = root["threads_per_instance"].as<int>(1);
+  if (c.threads_per_instance < 1 || c.threads_per_instance > kThreadsPerInstanceMax) {
+    return Invalid(model, "threads_per_instance",
+                   fmt::format("in [1, {}]", kThreadsPerInstanceMax));
+  }
+  c.priority_levels = root["priority_levels"].as<int>(3);
+  if (c.priority_levels < 1 || c.priority_levels > kPriorityLevelsMax) {
+    return Invalid(model, "priority_levels", fmt::format("in [1, {}]", kPriorityLevelsMax));
+  }
+  c.default_priority = root["default_priority"].as<int>((c.priority_levels + 1) / 2);
+  if (c.default_priority < 1 || c.default_priority > c.priority_levels) {
+    return Invalid(model, "default_priority", "in [1, priority_levels]");
+  }
+  auto policy = ParsePolicy(root["version_policy"], model);
+  if (!policy.ok()) return policy.status();
+  c.version_policy = *std::move(policy);
+  return c;
+}
+
+}  // namespace
+
+Shape ModelConfig::InputShape(size_t input, int64_t batch) const {
+  Shape s;
+  if (max_batch_size > 0) s.Append(batch);
+  for (int64_t d : inputs[input].dims.dims()) s.Append(d);
+  return s;
+}
+
+int ModelConfig::InputIndex(std::string_view n) const {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].name == n) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int ModelConfig::OutputIndex(std::string_view n) const {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].name == n) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view yaml_text, std::string_view model) {
+  try {
+    return ParseUnsafe(yaml_text, model);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(fmt::format("{}/config.yaml: {}", model, e.what()));
+  }
+}
+
+absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& path, std::string_view model) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(fmt::format("{}: cannot open", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseModelConfig(ss.str(), model);
+}
+
+std::vector<int64_t> SelectVersions(const VersionPolicy& policy,
+                                    const std::vector<int64_t>& available) {
+  switch (policy.kind) {
+    case VersionPolicy::Kind::kAll:
+      return available;
+    case VersionPolicy::Kind::kLatest: {
+      size_t n = std::min(available.size(), static_cast<size_t>(policy.latest));
+      return std::vector<int64_t>(available.end() - n, available.end());
+    }
+    case VersionPolicy::Kind::kSpecific: {
+      std::vector<int64_t> out;
+      for (int64_t v : available) {
+        if (std::find(policy.specific.begin(), policy.specific.end(), v) != policy.specific.end()) {
+          out.push_back(v);
+        }
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
+}  // namespace inference
