@@ -1,12 +1,12 @@
 #include "bench/loadgen/closed_loop.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
 
 namespace loadgen {
 namespace {
@@ -66,9 +66,9 @@ class Worker {
     for (auto& slot : slots_) slot->IssueNext();
     MaybeFinish();
     if (!finished_) {
-      drain_.expires_at(run_->options->requests_total > 0 ? Clock::time_point::max()
-                                                          : run_->measure_end +
-                                                                run_->options->drain_timeout);
+      drain_.expires_at(run_->options->requests_total > 0
+                            ? Clock::time_point::max()
+                            : run_->measure_end + run_->options->drain_timeout);
       drain_.async_wait([this](boost::system::error_code ec) {
         if (ec) return;
         // Whatever is still in flight is lost: count it as errors and stop.
@@ -154,7 +154,8 @@ void Slot::OnRequestDone(const Counts& ops, bool still_usable) {
 
 }  // namespace
 
-absl::StatusOr<LoadResult> RunClosedLoop(const LoadOptions& options, const SessionFactory& factory) {
+absl::StatusOr<LoadResult> RunClosedLoop(const LoadOptions& options,
+                                         const SessionFactory& factory) {
   if (options.connections <= 0 || options.threads <= 0) {
     return absl::InvalidArgumentError("connections and threads must be positive");
   }
@@ -177,7 +178,7 @@ absl::StatusOr<LoadResult> RunClosedLoop(const LoadOptions& options, const Sessi
     for (auto& th : pool) th.join();
   }
   for (const auto& s : connect_status) {
-    if (!s.ok()) return absl::UnavailableError(fmt::format("connect: {}", s.message()));
+    if (!s.ok()) return s;
   }
 
   const Clock::time_point start = Clock::now();

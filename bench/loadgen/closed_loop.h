@@ -9,14 +9,13 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/io_context.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -76,10 +75,10 @@ struct LoadOptions {
 };
 
 struct LoadResult {
-  Counts ops;              // operations completed inside the measured window
-  uint64_t requests = 0;   // requests completed inside the measured window
-  double seconds = 0;      // length of the measured window
-  Histogram latency_ns;    // per request, inside the measured window
+  Counts ops;             // operations completed inside the measured window
+  uint64_t requests = 0;  // requests completed inside the measured window
+  double seconds = 0;     // length of the measured window
+  Histogram latency_ns;   // per request, inside the measured window
   int sessions_retired = 0;
 
   double ops_per_second() const { return seconds > 0 ? ops.total() / seconds : 0; }

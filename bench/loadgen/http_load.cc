@@ -1,13 +1,13 @@
 #include "bench/loadgen/http_load.h"
 
-#include <charconv>
-#include <cstring>
-#include <vector>
+#include <fmt/format.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
+#include <charconv>
+#include <cstring>
+#include <vector>
 
 namespace loadgen {
 namespace {

@@ -29,7 +29,8 @@ namespace loadgen {
 // thread; with threads > 1 it must be safe to call concurrently.
 using HttpRequestRenderer = std::function<void(uint64_t seq, std::string* out)>;
 // Classifies the response to request `seq`. Same threading rule as the renderer.
-using HttpResponseClassifier = std::function<Counts(uint64_t seq, int status, std::string_view body)>;
+using HttpResponseClassifier =
+    std::function<Counts(uint64_t seq, int status, std::string_view body)>;
 
 // Default classifier: 2xx is one ok operation, anything else one error.
 Counts ClassifyByStatus(uint64_t seq, int status, std::string_view body);

@@ -1,10 +1,10 @@
 #include "bench/loadgen/resp_session.h"
 
-#include <memory>
+#include <fmt/format.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
+#include <memory>
 
 namespace loadgen {
 namespace {

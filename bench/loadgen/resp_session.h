@@ -3,13 +3,13 @@
 // reader. Using the same engine for every system keeps the client cost comparable.
 #pragma once
 
+#include <hiredis/hiredis.h>
+
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <hiredis/hiredis.h>
 
 #include "absl/status/statusor.h"
 #include "bench/loadgen/closed_loop.h"
@@ -20,8 +20,7 @@ namespace loadgen {
 // number of replies to wait for (>= 1). Called on the connection's io thread.
 using RespRequestRenderer = std::function<int(uint64_t seq, std::string* out)>;
 // Classifies reply `index` (0-based within the request) of request `seq`.
-using RespReplyClassifier =
-    std::function<Counts(uint64_t seq, int index, const redisReply& reply)>;
+using RespReplyClassifier = std::function<Counts(uint64_t seq, int index, const redisReply& reply)>;
 
 // Appends one command as a RESP array of bulk strings.
 void AppendRespCommand(std::string* out, std::span<const std::string_view> args);

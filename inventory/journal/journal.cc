@@ -1,0 +1,274 @@
+#include "inventory/journal/journal.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "core/status/status_macros.h"
+#include "inventory/journal/crc32c.h"
+
+namespace inventory {
+namespace {
+
+constexpr uint64_t kSnapshotMagic = 0x31504e534a564e49ULL;  // "INVJSNP1"
+constexpr std::string_view kSegmentPrefix = "journal-";
+constexpr std::string_view kSegmentSuffix = ".log";
+constexpr std::string_view kSnapshotPrefix = "snapshot-";
+constexpr std::string_view kSnapshotSuffix = ".snap";
+
+uint32_t RecordCrc(uint32_t length, uint64_t seq, std::string_view payload) {
+  char head[12];
+  std::memcpy(head, &length, 4);
+  std::memcpy(head + 4, &seq, 8);
+  return crc32c::Extend(crc32c::Value(head, sizeof(head)), payload.data(), payload.size());
+}
+
+// Parses "<prefix><20 digits><suffix>"; false for other names.
+bool ParseName(std::string_view name, std::string_view prefix, std::string_view suffix,
+               uint64_t* seq) {
+  if (name.size() != prefix.size() + 20 + suffix.size() ||
+      name.substr(0, prefix.size()) != prefix ||
+      name.substr(name.size() - suffix.size()) != suffix) {
+    return false;
+  }
+  uint64_t v = 0;
+  for (char c : name.substr(prefix.size(), 20)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *seq = v;
+  return true;
+}
+
+uint32_t SnapshotHeaderCrc(const SnapshotHeader& h) {
+  return crc32c::Value(&h, offsetof(SnapshotHeader, header_crc32c));
+}
+
+}  // namespace
+
+std::string Journal::SegmentName(uint64_t first_seq) {
+  return fmt::format("{}{:020d}{}", kSegmentPrefix, first_seq, kSegmentSuffix);
+}
+std::string Journal::SnapshotName(uint64_t seq) {
+  return fmt::format("{}{:020d}{}", kSnapshotPrefix, seq, kSnapshotSuffix);
+}
+
+Journal::~Journal() {
+  if (segment_) segment_->Close().IgnoreError();
+}
+
+absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(Env* env, JournalOptions options,
+                                                       const SnapshotFn& on_snapshot,
+                                                       const RecordFn& on_record,
+                                                       RecoveryStats* stats) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("journal: empty directory");
+  if (options.segment_bytes_max < 4096) {
+    return absl::InvalidArgumentError("journal: segment_bytes_max below 4096");
+  }
+  auto journal = std::unique_ptr<Journal>(new Journal(env, std::move(options)));
+  RETURN_IF_ERROR(env->CreateDirs(journal->options_.dir));
+  ASSIGN_OR_RETURN(journal->lock_, env->Lock(journal->Path("LOCK")));
+  RecoveryStats local;
+  RETURN_IF_ERROR(journal->Recover(on_snapshot, on_record, stats ? stats : &local));
+  return journal;
+}
+
+absl::Status Journal::Recover(const SnapshotFn& on_snapshot, const RecordFn& on_record,
+                              RecoveryStats* stats) {
+  *stats = RecoveryStats{};
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(options_.dir));
+  std::vector<uint64_t> segments, snapshots;
+  for (const std::string& name : names) {
+    uint64_t seq = 0;
+    if (ParseName(name, kSegmentPrefix, kSegmentSuffix, &seq)) {
+      segments.push_back(seq);
+    } else if (ParseName(name, kSnapshotPrefix, kSnapshotSuffix, &seq)) {
+      snapshots.push_back(seq);
+    } else if (name.size() > 4 && name.substr(name.size() - 4) == ".tmp") {
+      RETURN_IF_ERROR(env_->Remove(Path(name)));  // an interrupted snapshot write
+    }
+  }
+  std::sort(segments.begin(), segments.end());
+  std::sort(snapshots.begin(), snapshots.end());
+
+  uint64_t snapshot_seq = 0;
+  if (!snapshots.empty()) {
+    snapshot_seq = snapshots.back();
+    const std::string path = Path(SnapshotName(snapshot_seq));
+    ASSIGN_OR_RETURN(std::string data, env_->ReadFile(path));
+    SnapshotHeader h;
+    if (data.size() < sizeof(h)) return absl::DataLossError(fmt::format("{}: truncated", path));
+    std::memcpy(&h, data.data(), sizeof(h));
+    const std::string_view state = std::string_view(data).substr(sizeof(h));
+    if (h.magic != kSnapshotMagic || h.header_crc32c != SnapshotHeaderCrc(h) ||
+        h.seq != snapshot_seq || h.length != state.size() || h.crc32c != crc32c::Value(state)) {
+      return absl::DataLossError(fmt::format("{}: checksum mismatch (snapshot corrupt)", path));
+    }
+    RETURN_IF_ERROR(on_snapshot(state, snapshot_seq));
+    stats->snapshot_seq = snapshot_seq;
+  }
+
+  uint64_t last_seq = snapshot_seq;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const bool last_segment = i + 1 == segments.size();
+    // A segment whose successor starts at or before snapshot_seq + 1 is covered by the snapshot.
+    if (!last_segment && segments[i + 1] <= snapshot_seq + 1) continue;
+    const std::string path = Path(SegmentName(segments[i]));
+    ASSIGN_OR_RETURN(std::string data, env_->ReadFile(path));
+    ++stats->segments;
+    size_t offset = 0;
+    std::string problem;
+    while (offset < data.size()) {
+      RecordHeader h;
+      if (data.size() - offset < sizeof(h)) {
+        problem = "short header";
+        break;
+      }
+      std::memcpy(&h, data.data() + offset, sizeof(h));
+      if (h.length > kRecordBytesMax || data.size() - offset - sizeof(h) < h.length) {
+        problem = "short record";
+        break;
+      }
+      const std::string_view payload(data.data() + offset + sizeof(h), h.length);
+      if (RecordCrc(h.length, h.seq, payload) != h.crc32c) {
+        problem = "checksum mismatch";
+        break;
+      }
+      if (h.seq <= snapshot_seq) {
+        // Covered by the snapshot.
+      } else if (h.seq != last_seq + 1) {
+        return absl::DataLossError(fmt::format("{} offset {}: record {} follows record {}", path,
+                                               offset, h.seq, last_seq));
+      } else {
+        RETURN_IF_ERROR(on_record(payload, h.seq));
+        last_seq = h.seq;
+        ++stats->records_replayed;
+      }
+      offset += sizeof(h) + h.length;
+    }
+    if (!problem.empty()) {
+      if (!last_segment) {
+        return absl::DataLossError(fmt::format(
+            "{} offset {}: {} in a segment that is not the last (corruption, not a torn write)",
+            path, offset, problem));
+      }
+      spdlog::warn("journal: torn tail in {} at offset {} ({}): truncating {} bytes", path, offset,
+                   problem, data.size() - offset);
+      stats->torn_tails = 1;
+      stats->torn_bytes_truncated = data.size() - offset;
+      RETURN_IF_ERROR(env_->Truncate(path, offset));
+    }
+    if (last_segment) {
+      segment_bytes_ = offset;
+      segment_first_seq_ = segments[i];
+    }
+  }
+  if (last_seq < snapshot_seq) last_seq = snapshot_seq;
+  last_seq_ = last_seq;
+  stats->last_seq = last_seq;
+  if (!segments.empty() && segment_first_seq_ <= last_seq_ + 1 &&
+      segment_bytes_ < options_.segment_bytes_max) {
+    RETURN_IF_ERROR(OpenSegment(segment_first_seq_, /*existing=*/true));
+  } else {
+    RETURN_IF_ERROR(OpenSegment(last_seq_ + 1, /*existing=*/false));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Journal::OpenSegment(uint64_t first_seq, bool existing) {
+  const std::string path = Path(SegmentName(first_seq));
+  if (existing) {
+    ASSIGN_OR_RETURN(segment_, env_->OpenAppendable(path));
+  } else {
+    ASSIGN_OR_RETURN(segment_, env_->NewWritableFile(path));
+    segment_bytes_ = 0;
+    RETURN_IF_ERROR(env_->SyncDir(options_.dir));
+  }
+  segment_first_seq_ = first_seq;
+  return absl::OkStatus();
+}
+
+absl::Status Journal::Fail(absl::Status status) {
+  if (failure_.ok()) {
+    failure_ = std::move(status);
+    spdlog::error("journal: {} (journal stopped: restart to recover)", failure_.ToString());
+  }
+  return failure_;
+}
+
+absl::Status Journal::Append(std::string_view payload) {
+  if (!failure_.ok()) return failure_;
+  if (payload.size() > kRecordBytesMax) {
+    return absl::InvalidArgumentError(fmt::format("journal record of {} bytes", payload.size()));
+  }
+  if (segment_bytes_ >= options_.segment_bytes_max) {
+    // Roll: the old segment must be complete and durable before a new one exists, so a torn tail
+    // can only ever be in the last segment.
+    if (auto s = segment_->Sync(); !s.ok()) return Fail(s);
+    if (auto s = segment_->Close(); !s.ok()) return Fail(s);
+    if (auto s = OpenSegment(last_seq_ + 1, false); !s.ok()) return Fail(s);
+  }
+  RecordHeader h;
+  h.length = static_cast<uint32_t>(payload.size());
+  h.seq = last_seq_ + 1;
+  h.crc32c = RecordCrc(h.length, h.seq, payload);
+  scratch_.clear();
+  scratch_.append(reinterpret_cast<const char*>(&h), sizeof(h));
+  scratch_.append(payload.data(), payload.size());
+  if (auto s = segment_->Append(scratch_); !s.ok()) return Fail(s);
+  last_seq_ = h.seq;
+  segment_bytes_ += scratch_.size();
+  bytes_since_snapshot_ += scratch_.size();
+  return absl::OkStatus();
+}
+
+absl::Status Journal::Sync() {
+  if (!failure_.ok()) return failure_;
+  if (auto s = segment_->Sync(); !s.ok()) return Fail(s);
+  return absl::OkStatus();
+}
+
+absl::Status Journal::WriteSnapshot(std::string_view state, uint64_t seq) {
+  if (!failure_.ok()) return failure_;
+  if (seq != last_seq_) {
+    return absl::FailedPreconditionError(
+        fmt::format("snapshot at {} but the journal is at {}", seq, last_seq_));
+  }
+  SnapshotHeader h{};
+  h.magic = kSnapshotMagic;
+  h.seq = seq;
+  h.length = state.size();
+  h.crc32c = crc32c::Value(state);
+  h.header_crc32c = SnapshotHeaderCrc(h);
+  const std::string tmp = Path(SnapshotName(seq) + ".tmp");
+  {
+    ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(tmp));
+    RETURN_IF_ERROR(file->Append(std::string_view(reinterpret_cast<const char*>(&h), sizeof(h))));
+    RETURN_IF_ERROR(file->Append(state));
+    RETURN_IF_ERROR(file->Sync());
+    RETURN_IF_ERROR(file->Close());
+  }
+  RETURN_IF_ERROR(env_->Rename(tmp, Path(SnapshotName(seq))));
+  RETURN_IF_ERROR(env_->SyncDir(options_.dir));
+  // Start a fresh segment so every older one is wholly covered by the snapshot, then drop them.
+  if (auto s = segment_->Sync(); !s.ok()) return Fail(s);
+  if (auto s = segment_->Close(); !s.ok()) return Fail(s);
+  if (auto s = OpenSegment(last_seq_ + 1, false); !s.ok()) return Fail(s);
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(options_.dir));
+  for (const std::string& name : names) {
+    uint64_t n = 0;
+    if ((ParseName(name, kSegmentPrefix, kSegmentSuffix, &n) && n < segment_first_seq_) ||
+        (ParseName(name, kSnapshotPrefix, kSnapshotSuffix, &n) && n < seq)) {
+      RETURN_IF_ERROR(env_->Remove(Path(name)));
+    }
+  }
+  RETURN_IF_ERROR(env_->SyncDir(options_.dir));
+  bytes_since_snapshot_ = 0;
+  return absl::OkStatus();
+}
+
+}  // namespace inventory

@@ -1,0 +1,332 @@
+#include "inventory/service/writer.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "core/log/check.h"
+#include "core/status/status_macros.h"
+#include "inventory/engine/op_codec.h"
+#include "inventory/engine/validate.h"
+
+namespace inventory {
+
+absl::StatusOr<FsyncMode> ParseFsyncMode(std::string_view name) {
+  if (name == "always") return FsyncMode::kAlways;
+  if (name == "periodic") return FsyncMode::kPeriodic;
+  if (name == "none") return FsyncMode::kNone;
+  return absl::InvalidArgumentError(
+      fmt::format("fsync mode '{}': expected one of always, periodic, none", name));
+}
+
+absl::Status ApplyJournalPayload(std::string_view payload, Engine* engine) {
+  wire::WireReader in(payload);
+  Operation op;
+  OpResult result;
+  while (!in.empty()) {
+    int64_t now_ms = 0;
+    RETURN_IF_ERROR(DecodeOperation(&in, &op, &now_ms));
+    if (auto e = ValidateOperation(op)) {
+      return absl::DataLossError(
+          fmt::format("journal: invalid operation ({}: {})", e->field, e->message));
+    }
+    engine->Apply(op, now_ms, &result);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RecoveredState> RecoverState(Env* env, const JournalOptions& journal_options,
+                                            const EngineLimits& limits) {
+  RecoveredState state;
+  state.engine = std::make_unique<Engine>(limits);
+  auto journal = Journal::Open(
+      env, journal_options,
+      [&](std::string_view snapshot, uint64_t) -> absl::Status {
+        ASSIGN_OR_RETURN(state.engine, Engine::Restore(snapshot, limits));
+        return absl::OkStatus();
+      },
+      [&](std::string_view payload, uint64_t seq) -> absl::Status {
+        if (auto s = ApplyJournalPayload(payload, state.engine.get()); !s.ok()) {
+          return absl::DataLossError(fmt::format("record {}: {}", seq, s.ToString()));
+        }
+        return absl::OkStatus();
+      },
+      &state.stats);
+  if (!journal.ok()) return journal.status();
+  state.journal = std::move(*journal);
+  return state;
+}
+
+absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(Env* env, JournalOptions journal_options,
+                                                       EngineLimits limits, WriterOptions options,
+                                                       core::Clock* clock,
+                                                       InventoryMetrics* metrics) {
+  if (options.queue_depth_max == 0 || options.expiry_interval_ms <= 0 ||
+      options.fsync_interval_ms <= 0) {
+    return absl::InvalidArgumentError("writer: queue_depth_max, intervals must be > 0");
+  }
+  const int64_t start_ns = clock->NowNs();
+  ASSIGN_OR_RETURN(RecoveredState state, RecoverState(env, journal_options, limits));
+  spdlog::info(
+      "recovered {} SKUs, {} reservations ({} pending) in {:.3f} s: snapshot at record {}, "
+      "{} records replayed, torn tails truncated: {} ({} bytes)",
+      state.engine->sku_count(), state.engine->reservation_count(), state.engine->pending_count(),
+      (clock->NowNs() - start_ns) / 1e9, state.stats.snapshot_seq, state.stats.records_replayed,
+      state.stats.torn_tails, state.stats.torn_bytes_truncated);
+  auto writer = std::unique_ptr<Writer>(
+      new Writer(std::move(state.engine), std::move(state.journal), options, clock, metrics));
+  writer->recovery_stats_ = state.stats;
+  if (metrics) {
+    metrics->journal_torn_tails.Inc(static_cast<double>(state.stats.torn_tails));
+    metrics->skus.Set(static_cast<double>(writer->engine_->sku_count()));
+    metrics->reservations_pending.Set(static_cast<double>(writer->engine_->pending_count()));
+  }
+  writer->writer_thread_ = std::thread([w = writer.get()] { w->WriterLoop(); });
+  writer->sync_thread_ = std::thread([w = writer.get()] { w->SyncLoop(); });
+  return writer;
+}
+
+Writer::Writer(std::unique_ptr<Engine> engine, std::unique_ptr<Journal> journal,
+               WriterOptions options, core::Clock* clock, InventoryMetrics* metrics)
+    : options_(options),
+      clock_(clock),
+      metrics_(metrics),
+      engine_(std::move(engine)),
+      journal_(std::move(journal)) {
+  last_sync_ns_ = clock_->NowNs();
+}
+
+Writer::~Writer() { Stop(); }
+
+size_t Writer::queue_depth() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return queue_.size();
+}
+
+void Writer::FailAll(std::vector<std::unique_ptr<Submission>>* subs, Outcome outcome) {
+  for (auto& s : *subs) {
+    s->results.resize(s->ops.size());
+    for (size_t i = 0; i < s->ops.size(); ++i) {
+      s->results[i].kind = s->ops[i].kind;
+      s->results[i].outcome = outcome;
+      s->results[i].mutated = false;
+    }
+  }
+  CompleteAll(subs);
+}
+
+void Writer::CompleteAll(std::vector<std::unique_ptr<Submission>>* subs) {
+  const int64_t now_ns = clock_->NowNs();
+  for (auto& s : *subs) {
+    if (metrics_) {
+      const double seconds = static_cast<double>(now_ns - s->start_ns) / 1e9;
+      for (const OpResult& r : s->results) metrics_->ObserveOperation(r.kind, r.outcome, seconds);
+    }
+    s->Complete();
+  }
+  subs->clear();
+}
+
+void Writer::Submit(std::unique_ptr<Submission> s) {
+  s->start_ns = clock_->NowNs();
+  Outcome refusal;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stopping_ || failed_.load(std::memory_order_acquire)) {
+      refusal = Outcome::kUnavailable;
+    } else if (queue_.size() >= options_.queue_depth_max) {
+      refusal = Outcome::kOverloaded;
+    } else {
+      const bool was_empty = queue_.empty();
+      queue_.push_back(std::move(s));
+      if (was_empty) queue_cv_.notify_one();
+      return;
+    }
+  }
+  if (refusal == Outcome::kOverloaded && metrics_) metrics_->queue_rejected.Inc();
+  std::vector<std::unique_ptr<Submission>> one;
+  one.push_back(std::move(s));
+  FailAll(&one, refusal);
+}
+
+void Writer::WriterLoop() {
+  std::vector<std::unique_ptr<Submission>> taken;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      // Sleep until work arrives, the next deadline passes, or the expiry tick.
+      int64_t wait_ms = 1000;
+      if (auto deadline = engine_->next_deadline_ms()) {
+        wait_ms =
+            std::clamp<int64_t>(*deadline - clock_->WallMs() + 1, 0, options_.expiry_interval_ms);
+      }
+      if (queue_.empty() && !stopping_ && wait_ms > 0) {
+        queue_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                           [&] { return !queue_.empty() || stopping_; });
+      }
+      size_t ops = 0;
+      while (!queue_.empty() && ops < kWriterRoundOpsMax) {
+        ops += queue_.front()->ops.size();
+        taken.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (taken.empty() && stopping_) break;
+    }
+    if (failed_.load(std::memory_order_acquire)) {
+      FailAll(&taken, Outcome::kUnavailable);
+      continue;
+    }
+    engine_->AdvanceTime(clock_->WallMs());
+    if (!taken.empty()) ApplyRound(&taken);
+    if (metrics_) {
+      metrics_->UpdateQuantities(engine_->counters());
+      metrics_->reservations_pending.Set(static_cast<double>(engine_->pending_count()));
+      metrics_->skus.Set(static_cast<double>(engine_->sku_count()));
+    }
+  }
+  // Final round: a snapshot so the next start replays nothing.
+  if (options_.snapshot_on_stop && !failed_.load() && bytes_since_snapshot_ > 0) {
+    Round round;
+    round.snapshot.emplace();
+    engine_->Serialize(&*round.snapshot);
+    HandOff(std::move(round));
+  }
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  writer_done_ = true;
+  inbox_cv_.notify_one();
+}
+
+void Writer::ApplyRound(std::vector<std::unique_ptr<Submission>>* taken) {
+  Round round;
+  const int64_t now_ms = engine_->now_ms();  // AdvanceTime ran: the clamped, journalled time
+  for (auto& s : *taken) {
+    s->results.resize(s->ops.size());
+    for (size_t i = 0; i < s->ops.size(); ++i) {
+      OpResult& r = s->results[i];
+      engine_->Apply(s->ops[i], now_ms, &r);
+      if (r.mutated) EncodeOperation(s->ops[i], now_ms, &round.payload);
+    }
+    round.ops += s->ops.size();
+    round.submissions.push_back(std::move(s));
+  }
+  taken->clear();
+  bytes_since_snapshot_ += round.payload.size();
+  if (bytes_since_snapshot_ >= options_.snapshot_interval_bytes) {
+    round.snapshot.emplace();
+    engine_->Serialize(&*round.snapshot);
+    bytes_since_snapshot_ = 0;
+  }
+  HandOff(std::move(round));
+}
+
+void Writer::HandOff(Round round) {
+  std::unique_lock<std::mutex> lock(inbox_mu_);
+  inbox_space_cv_.wait(lock, [&] { return inbox_ops_ < kSyncInboxOpsMax; });
+  inbox_ops_ += round.ops;
+  // Merge into the open round (group commit grows while the disk is busy) unless it is sealed by a
+  // snapshot, which must follow exactly the records before it.
+  if (!inbox_.empty() && !inbox_.back().snapshot) {
+    Round& open = inbox_.back();
+    open.payload.append(round.payload);
+    for (auto& s : round.submissions) open.submissions.push_back(std::move(s));
+    open.ops += round.ops;
+    open.snapshot = std::move(round.snapshot);
+  } else {
+    inbox_.push_back(std::move(round));
+  }
+  inbox_cv_.notify_one();
+}
+
+void Writer::SyncLoop() {
+  std::deque<Round> rounds;
+  std::vector<std::unique_ptr<Submission>> done;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(inbox_mu_);
+      if (inbox_.empty() && !writer_done_) {
+        if (unsynced_ && options_.fsync == FsyncMode::kPeriodic) {
+          inbox_cv_.wait_for(lock, std::chrono::milliseconds(options_.fsync_interval_ms),
+                             [&] { return !inbox_.empty() || writer_done_; });
+        } else {
+          inbox_cv_.wait(lock, [&] { return !inbox_.empty() || writer_done_; });
+        }
+      }
+      if (inbox_.empty() && writer_done_) break;
+      rounds.swap(inbox_);
+      inbox_ops_ = 0;
+      inbox_space_cv_.notify_one();
+    }
+    absl::Status status = journal_->failure();
+    size_t ops = 0;
+    bool appended = false;
+    for (Round& round : rounds) {
+      if (status.ok() && !round.payload.empty()) {
+        status = journal_->Append(round.payload);
+        appended = true;
+        unsynced_ = true;
+      }
+      if (status.ok() && round.snapshot) {
+        status = journal_->Sync();
+        if (status.ok()) {
+          unsynced_ = false;
+          const int64_t t0 = clock_->NowNs();
+          absl::Status s = journal_->WriteSnapshot(*round.snapshot, journal_->last_seq());
+          if (s.ok()) {
+            spdlog::info("snapshot at record {} ({} bytes) in {:.3f} s", journal_->last_seq(),
+                         round.snapshot->size(), (clock_->NowNs() - t0) / 1e9);
+          } else {
+            // The journal is intact; only restart time suffers. Poisoned segments show in status.
+            spdlog::error("snapshot failed: {}", s.ToString());
+            status = journal_->failure();
+          }
+        }
+      }
+      ops += round.ops;
+      for (auto& s : round.submissions) done.push_back(std::move(s));
+    }
+    rounds.clear();
+    const int64_t now_ns = clock_->NowNs();
+    const bool sync_now =
+        unsynced_ && (options_.fsync == FsyncMode::kAlways ||
+                      (options_.fsync == FsyncMode::kPeriodic &&
+                       now_ns - last_sync_ns_ >= options_.fsync_interval_ms * 1'000'000));
+    if (status.ok() && sync_now) {
+      status = journal_->Sync();
+      const int64_t end_ns = clock_->NowNs();
+      if (metrics_) metrics_->journal_fsync_seconds.Observe((end_ns - now_ns) / 1e9);
+      last_sync_ns_ = end_ns;
+      unsynced_ = false;
+    }
+    if (metrics_ && appended) metrics_->journal_batch_size.Observe(static_cast<double>(ops));
+    if (!status.ok()) {
+      if (!failed_.exchange(true)) {
+        spdlog::error("journal failed, answering 503 until restart: {}", status.ToString());
+        if (metrics_) metrics_->journal_failures.Inc();
+      }
+      FailAll(&done, Outcome::kUnavailable);
+    } else {
+      CompleteAll(&done);
+    }
+  }
+  if (unsynced_ && journal_->failure().ok()) {
+    if (journal_->Sync().ok()) unsynced_ = false;
+  }
+}
+
+void Writer::Stop() {
+  std::lock_guard<std::mutex> stop_lock(stop_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+    queue_cv_.notify_one();
+  }
+  if (writer_thread_.joinable()) writer_thread_.join();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  journal_.reset();
+}
+
+}  // namespace inventory
