@@ -24,7 +24,7 @@ if [ -x build/inventory/stockd ]; then
 fi
 
 if [ -x build/inference/infer-worker ]; then
-  [ -d models/repo ] || scripts/make-models models
+  [ -d models/repo ] || /usr/bin/python3 scripts/make-models --out models
   build/inference/infer-worker --repo models/repo --http-port "${WORKER_HTTP_PORT:-8000}" \
     --grpc-port "${WORKER_GRPC_PORT:-8001}" &
   pids+=($!)
