@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 flavour=${1:-release}
 shift || true
 JOBS=${JOBS:-$(nproc)}
+# ccache: rewrite absolute paths under the checkout to relative ones, so clones in different
+# directories (CI's fresh clone, a developer's tree) share cache entries.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 case "$flavour" in
   release) dir=build; args=(-DCMAKE_BUILD_TYPE=Release) ;;
   asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANITIZE=address) ;;
