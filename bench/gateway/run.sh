@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The gateway's cost, side by side: the same infer-worker (MLP, REST, batch-1 JSON requests) reached
+# (a) directly, (b) through infer-gateway, (c) through nginx as a reverse proxy with keep-alive
+# upstreams. Load: infer_load (bench/loadgen http_load), concurrency 64.
+#
+#   bench/gateway/run.sh [BUILD_DIR]     (env: DURATION_S=10 WARMUP_S=2 CONCURRENCY=64 MODELS_DIR=models)
+#
+# Pinning (2 cores): the worker on core 0; the proxy (gateway: 1 downstream + 1 upstream I/O thread;
+# nginx: 1 worker process) and the load generator on core 1. Prints req/s, p50, p99 per run; last
+# line `ratio: <gateway req/s / nginx req/s>`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD_DIR=${1:-build}
+DURATION_S=${DURATION_S:-10}
+WARMUP_S=${WARMUP_S:-2}
+CONCURRENCY=${CONCURRENCY:-64}
+MODELS_DIR=${MODELS_DIR:-models}
+WORKER="$BUILD_DIR/inference/infer-worker"
+GATEWAY="$BUILD_DIR/inference/gateway/infer-gateway"
+LOAD="$BUILD_DIR/bench/infer_load"
+for bin in "$WORKER" "$GATEWAY" "$LOAD"; do
+  [ -x "$bin" ] || { echo "missing $bin: ninja -C $BUILD_DIR infer-worker infer-gateway infer_load" >&2; exit 2; }
+done
+command -v nginx >/dev/null || { echo "nginx missing: run scripts/setup.sh" >&2; exit 2; }
+if [ ! -f "$MODELS_DIR/repo/mlp/1/model.pt" ] || [ ! -f "$MODELS_DIR/reference/mlp.json" ]; then
+  echo "making demo models in $MODELS_DIR" >&2
+  /usr/bin/python3 scripts/make-models --skip-resnet --out "$MODELS_DIR" >&2
+fi
+
+TMP=$(mktemp -d /tmp/gateway-bench.XXXXXX)
+WORKER_PORT=18600
+GATEWAY_PORT=18601
+NGINX_PORT=18602
+PIDS=()
+cleanup() {
+  [ -f "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+mkdir -p "$TMP/repo"
+cp -r "$MODELS_DIR/repo/mlp" "$TMP/repo/"
+taskset -c 0 "$WORKER" --repo "$TMP/repo" --host 127.0.0.1 --http-port "$WORKER_PORT" --grpc-port -1 \
+  --http-threads 1 >"$TMP/worker.log" 2>&1 &
+PIDS+=($!)
+
+cat >"$TMP/gateway.yaml" <<YAML
+host: 127.0.0.1
+http_port: $GATEWAY_PORT
+io_threads: 1
+upstream_threads: 1
+workers: {static: ["127.0.0.1:$WORKER_PORT"]}
+qos: {inflight_per_endpoint_max: 1024}
+YAML
+taskset -c 1 "$GATEWAY" --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
+PIDS+=($!)
+
+cat >"$TMP/nginx.conf" <<NGINX
+daemon on;
+master_process on;
+worker_processes 1;
+worker_cpu_affinity 10;
+pid $TMP/nginx.pid;
+error_log $TMP/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 65s;
+  client_body_temp_path $TMP/body;
+  proxy_temp_path $TMP/proxy;
+  fastcgi_temp_path $TMP/fastcgi;
+  uwsgi_temp_path $TMP/uwsgi;
+  scgi_temp_path $TMP/scgi;
+  upstream worker {
+    server 127.0.0.1:$WORKER_PORT;
+    keepalive 128;
+    keepalive_requests 100000000;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://worker;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering on;
+    }
+  }
+}
+NGINX
+nginx -c "$TMP/nginx.conf" -p "$TMP"
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load average$(uptime | sed 's/.*load average://')"
+declare -A REQ
+run() {  # run NAME PORT
+  local out
+  out=$(taskset -c 1 "$LOAD" --protocol rest --port "$2" --model mlp \
+    --reference-dir "$MODELS_DIR/reference" --concurrency "$CONCURRENCY" --duration-s "$DURATION_S" \
+    --warmup-s "$WARMUP_S" --wait-ready-s 60 --name "$1")
+  echo "$out"
+  REQ[$1]=$(sed -n 's/.* req\/s=\([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+}
+run direct "$WORKER_PORT"
+run gateway "$GATEWAY_PORT"
+run nginx "$NGINX_PORT"
+awk -v g="${REQ[gateway]:-0}" -v n="${REQ[nginx]:-0}" \
+  'BEGIN { if (n > 0) printf "ratio: %.3f\n", g / n; else print "ratio: n/a" }'

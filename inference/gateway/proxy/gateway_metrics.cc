@@ -1,0 +1,29 @@
+#include "inference/gateway/proxy/gateway_metrics.h"
+
+namespace inference::gateway {
+
+GatewayMetrics::GatewayMetrics()
+    : requests_(registry_.AddCounter("gateway_requests_total",
+                                     "Requests by model, version, QoS level and outcome.",
+                                     {"model", "version", "qos", "outcome"})),
+      upstream_latency_(registry_.AddHistogram("gateway_upstream_request_duration_seconds",
+                                               "Latency of requests forwarded to a worker.",
+                                               {"endpoint"}, core::DefaultLatencyBucketsSeconds())),
+      breaker_state_(registry_.AddGauge(
+          "gateway_breaker_state", "Circuit breaker per endpoint: 0 closed, 1 open, 2 half-open.",
+          {"endpoint"})),
+      breaker_transitions_(registry_.AddCounter("gateway_breaker_transitions_total",
+                                                "Circuit breaker state changes.")),
+      retries_(registry_.AddCounter("gateway_upstream_retries_total",
+                                    "Requests retried on another endpoint after failing before "
+                                    "reaching the model.")),
+      shed_(registry_.AddCounter("gateway_shed_total", "Requests shed by QoS admission.", {"qos"})),
+      rate_limited_(registry_.AddCounter("gateway_rate_limited_total",
+                                         "Requests refused by an API key's rate limit.")),
+      workers_(registry_.AddGauge("gateway_workers", "Worker endpoints by state.", {"state"})),
+      workers_ready_(workers_.WithLabels({"ready"})),
+      workers_total_(workers_.WithLabels({"total"})),
+      reloads_(registry_.AddCounter("gateway_routing_reloads_total",
+                                    "Routing file reloads by result.", {"result"})) {}
+
+}  // namespace inference::gateway
