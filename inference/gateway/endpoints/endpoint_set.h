@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "core/clock/clock.h"
 #include "core/resilience/circuit_breaker.h"
+#include "core/sync/snapshot_ptr.h"
 
 namespace inference::gateway {
 
@@ -111,7 +112,7 @@ class EndpointSet {
   absl::StatusOr<EndpointPtr> Add(std::string name, UpstreamAddress http, std::string grpc_target);
   void Remove(std::string_view name);
   std::shared_ptr<const EndpointList> snapshot() const {
-    return list_.load(std::memory_order_acquire);
+    return list_.load();
   }
   int ReadyCount() const;
 
@@ -136,7 +137,7 @@ class EndpointSet {
   core::Clock* const clock_;
   std::mutex mu_;  // writers of list_, and the PRNG
   std::mt19937_64 rng_;
-  std::atomic<std::shared_ptr<const EndpointList>> list_;
+  core::SnapshotPtr<EndpointList> list_;
 };
 
 }  // namespace inference::gateway

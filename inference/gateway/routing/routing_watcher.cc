@@ -53,7 +53,7 @@ RoutingWatcher::FileStamp RoutingWatcher::Stamp(const std::string& path) {
 }
 
 void RoutingWatcher::Apply(std::shared_ptr<const RoutingTable> table) {
-  table_.store(std::move(table), std::memory_order_release);
+  table_.store(std::move(table));
   reloads_.fetch_add(1);
   if (options_.on_reload) options_.on_reload(true, "applied");
 }
@@ -79,7 +79,7 @@ void RoutingWatcher::CheckOnce() {
     if (options_.on_reload) options_.on_reload(false, message);
     return;
   }
-  table_.store(*std::move(loaded), std::memory_order_release);
+  table_.store(*std::move(loaded));
   reloads_.fetch_add(1);
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -4,8 +4,9 @@
 // A background thread stat()s the file every poll_interval_ms (<= 250 ms, so a new weight takes
 // effect well within one second) and reloads it when its mtime, size or inode changed. A file that
 // fails validation is refused: the previous table stays in force and the error is reported through
-// `on_reload` (and last_error()). Readers never block on a reload: current() is an atomic
-// shared_ptr load, and a request keeps the table it started with.
+// `on_reload` (and last_error()). Readers never block on a reload: current() is a
+// core::SnapshotPtr load (lock-free in the steady state), and a request keeps the table it
+// started with.
 //
 // Apply() installs a table given by other means (the admin routing endpoint) the same way.
 //
@@ -22,6 +23,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "core/sync/snapshot_ptr.h"
 #include "inference/gateway/routing/routing_table.h"
 
 namespace inference::gateway {
@@ -42,7 +44,7 @@ class RoutingWatcher {
   ~RoutingWatcher();
 
   std::shared_ptr<const RoutingTable> current() const {
-    return table_.load(std::memory_order_acquire);
+    return table_.load();
   }
   void Apply(std::shared_ptr<const RoutingTable> table);
   std::string last_error() const;
@@ -61,7 +63,7 @@ class RoutingWatcher {
   void CheckOnce();
 
   const Options options_;
-  std::atomic<std::shared_ptr<const RoutingTable>> table_;
+  core::SnapshotPtr<RoutingTable> table_;
   std::atomic<int64_t> reloads_{0};
   FileStamp stamp_;  // watcher thread only
 
