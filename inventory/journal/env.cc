@@ -23,18 +23,20 @@ absl::Status ErrnoStatus(std::string_view what, const std::string& path, int err
 
 class PosixFile final : public WritableFile {
  public:
-  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  PosixFile(int fd, std::string path, uint64_t offset_bytes)
+      : fd_(fd), path_(std::move(path)), offset_bytes_(offset_bytes) {}
   ~PosixFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
   absl::Status Append(std::string_view data) override {
     while (!data.empty()) {
-      const ssize_t n = ::write(fd_, data.data(), data.size());
+      const ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(offset_bytes_));
       if (n < 0) {
         if (errno == EINTR) continue;
-        return ErrnoStatus("write", path_, errno);
+        return ErrnoStatus("pwrite", path_, errno);
       }
       data.remove_prefix(static_cast<size_t>(n));
+      offset_bytes_ += static_cast<uint64_t>(n);
     }
     return absl::OkStatus();
   }
@@ -53,6 +55,7 @@ class PosixFile final : public WritableFile {
  private:
   int fd_;
   std::string path_;
+  uint64_t offset_bytes_;  // where the next Append writes
 };
 
 class PosixLock final : public DirLock {
@@ -66,11 +69,13 @@ class PosixLock final : public DirLock {
 
 class PosixEnv final : public Env {
  public:
-  absl::StatusOr<std::unique_ptr<WritableFile>> OpenAppendable(const std::string& path) override {
-    return Open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
+  // No O_APPEND: Linux pwrite ignores the offset on O_APPEND descriptors.
+  absl::StatusOr<std::unique_ptr<WritableFile>> OpenForWriteAt(const std::string& path,
+                                                               uint64_t offset_bytes) override {
+    return Open(path, O_WRONLY | O_CLOEXEC, offset_bytes);
   }
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    return Open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+    return Open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0);
   }
   absl::StatusOr<std::string> ReadFile(const std::string& path) override {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -145,10 +150,11 @@ class PosixEnv final : public Env {
   }
 
  private:
-  absl::StatusOr<std::unique_ptr<WritableFile>> Open(const std::string& path, int flags) {
+  absl::StatusOr<std::unique_ptr<WritableFile>> Open(const std::string& path, int flags,
+                                                     uint64_t offset_bytes) {
     const int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return ErrnoStatus("open", path, errno);
-    return std::make_unique<PosixFile>(fd, path);
+    return std::make_unique<PosixFile>(fd, path, offset_bytes);
   }
 };
 

@@ -18,12 +18,15 @@
 
 namespace inventory {
 
-// An open file written sequentially at its end. Not thread-safe: one thread at a time.
+// An open file written sequentially from a position (its start for a new file, the offset given to
+// OpenForWriteAt otherwise): each Append writes at the current position (pwrite), overwriting what
+// is there and extending the file only past its end, then advances. Not thread-safe: one thread at
+// a time.
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual absl::Status Append(std::string_view data) = 0;
-  // fdatasync: makes every appended byte durable.
+  // fdatasync: makes every written byte durable.
   virtual absl::Status Sync() = 0;
   virtual absl::Status Close() = 0;
 };
@@ -38,8 +41,10 @@ class DirLock {
 class Env {
  public:
   virtual ~Env() = default;
-  // Opens `path` for appending, creating it when absent; existing contents are kept.
-  virtual absl::StatusOr<std::unique_ptr<WritableFile>> OpenAppendable(const std::string& path) = 0;
+  // Opens the existing file `path` for writing at `offset_bytes` (NotFound when absent); existing
+  // contents are kept (overwriting preallocated zeros costs no metadata change in fdatasync).
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> OpenForWriteAt(const std::string& path,
+                                                                       uint64_t offset_bytes) = 0;
   // Creates `path` empty (truncating an existing file).
   virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(
       const std::string& path) = 0;

@@ -2,19 +2,46 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
 namespace inventory {
+
+void FaultEnv::FileState::Write(uint64_t offset, std::string_view bytes) {
+  const size_t begin = std::min<size_t>(offset, data.size());  // a gap past the end is written too
+  const size_t end = offset + bytes.size();
+  if (data.size() < end) data.resize(end, '\0');
+  std::memcpy(data.data() + offset, bytes.data(), bytes.size());
+  if (dirty_begin == dirty_end) {
+    dirty_begin = begin;
+    dirty_end = end;
+  } else {
+    dirty_begin = std::min(dirty_begin, begin);
+    dirty_end = std::max(dirty_end, end);
+  }
+}
+
+void FaultEnv::FileState::MarkSynced() {
+  durable.resize(data.size(), '\0');
+  if (dirty_end > dirty_begin) {
+    std::memcpy(durable.data() + dirty_begin, data.data() + dirty_begin, dirty_end - dirty_begin);
+  }
+  dirty_begin = dirty_end = 0;
+}
 
 class FaultFile final : public WritableFile {
  public:
-  FaultFile(FaultEnv* env, std::shared_ptr<FaultEnv::FileState> state)
-      : env_(env), state_(std::move(state)) {}
+  FaultFile(FaultEnv* env, std::shared_ptr<FaultEnv::FileState> state, uint64_t offset_bytes)
+      : env_(env), state_(std::move(state)), offset_bytes_(offset_bytes) {}
   absl::Status Append(std::string_view data) override {
     std::lock_guard<std::mutex> lock(env_->mu_);
     if (env_->fail_appends_ > 0) {
       --env_->fail_appends_;
       return absl::UnavailableError("injected write failure");
     }
-    state_->data.append(data.data(), data.size());
+    state_->Write(offset_bytes_, data);
+    offset_bytes_ += data.size();
     return absl::OkStatus();
   }
   absl::Status Sync() override {
@@ -23,7 +50,7 @@ class FaultFile final : public WritableFile {
       --env_->fail_syncs_;
       return absl::UnavailableError("injected fdatasync failure");
     }
-    state_->synced_bytes = state_->data.size();
+    state_->MarkSynced();
     ++env_->syncs_;
     return absl::OkStatus();
   }
@@ -32,6 +59,7 @@ class FaultFile final : public WritableFile {
  private:
   FaultEnv* env_;
   std::shared_ptr<FaultEnv::FileState> state_;
+  uint64_t offset_bytes_;
 };
 
 namespace {
@@ -42,18 +70,19 @@ std::string Parent(const std::string& path) {
 }
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<WritableFile>> FaultEnv::OpenAppendable(const std::string& path) {
+absl::StatusOr<std::unique_ptr<WritableFile>> FaultEnv::OpenForWriteAt(const std::string& path,
+                                                                       uint64_t offset_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto& state = files_[path];
-  if (!state) state = std::make_shared<FileState>();
-  return std::make_unique<FaultFile>(this, state);
+  auto it = files_.find(path);
+  if (it == files_.end()) return absl::NotFoundError(fmt::format("{}: no such file", path));
+  return std::make_unique<FaultFile>(this, it->second, offset_bytes);
 }
 
 absl::StatusOr<std::unique_ptr<WritableFile>> FaultEnv::NewWritableFile(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   auto state = std::make_shared<FileState>();
   files_[path] = state;
-  return std::make_unique<FaultFile>(this, state);
+  return std::make_unique<FaultFile>(this, state, 0);
 }
 
 absl::StatusOr<std::string> FaultEnv::ReadFile(const std::string& path) {
@@ -68,9 +97,11 @@ absl::Status FaultEnv::Truncate(const std::string& path, uint64_t size_bytes) {
   auto it = files_.find(path);
   if (it == files_.end()) return absl::NotFoundError(fmt::format("{}: no such file", path));
   FileState& f = *it->second;
+  // Truncation is made durable at once (the journal syncs the file right after it).
   if (size_bytes < f.data.size()) f.data.resize(size_bytes);
-  // Truncation is made durable at once (as the journal follows it with a sync).
-  f.synced_bytes = std::min(f.synced_bytes, f.data.size());
+  if (size_bytes < f.durable.size()) f.durable.resize(size_bytes);
+  f.dirty_end = std::min(f.dirty_end, f.data.size());
+  if (f.dirty_begin >= f.dirty_end) f.dirty_begin = f.dirty_end = 0;
   return absl::OkStatus();
 }
 
@@ -89,8 +120,9 @@ absl::Status FaultEnv::Rename(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(from);
   if (it == files_.end()) return absl::NotFoundError(fmt::format("{}: no such file", from));
-  files_[to] = it->second;
-  files_.erase(from);
+  auto state = it->second;
+  files_.erase(it);
+  files_[to] = std::move(state);
   return absl::OkStatus();
 }
 
@@ -110,16 +142,58 @@ void FaultEnv::Crash(std::mt19937_64* rng, bool garbage) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [path, state] : files_) {
     FileState& f = *state;
-    const size_t unsynced = f.data.size() - f.synced_bytes;
-    const size_t kept = unsynced == 0 ? 0 : (*rng)() % (unsynced + 1);
-    f.data.resize(f.synced_bytes + kept);
-    if (garbage && kept > 0) {
-      const size_t flips = 1 + (*rng)() % 4;
-      for (size_t i = 0; i < flips; ++i) {
-        f.data[f.synced_bytes + (*rng)() % kept] = static_cast<char>((*rng)());
+    const size_t begin = f.dirty_begin, end = f.dirty_end;
+    std::string out = f.durable;
+    if (end > begin) {
+      const size_t range = end - begin;
+      // landed[i]: byte begin + i reached the disk.
+      std::vector<bool> landed(range, false);
+      const uint64_t mode = (*rng)() % 3;
+      if (mode == 1) {  // independent sectors
+        for (size_t s = begin / kSectorBytes * kSectorBytes; s < end; s += kSectorBytes) {
+          if ((*rng)() % 2 == 0) continue;
+          for (size_t i = std::max(s, begin); i < std::min(s + kSectorBytes, end); ++i) {
+            landed[i - begin] = true;
+          }
+        }
+      } else {  // a prefix; mode 2 adds one stray later sector
+        const size_t kept = (*rng)() % (range + 1);
+        for (size_t i = 0; i < kept; ++i) landed[i] = true;
+        if (mode == 2 && kept < range) {
+          const size_t stray = begin + kept + (*rng)() % (range - kept);
+          const size_t s = stray / kSectorBytes * kSectorBytes;
+          for (size_t i = std::max(s, begin); i < std::min(s + kSectorBytes, end); ++i) {
+            landed[i - begin] = true;
+          }
+        }
       }
+      size_t size = f.durable.size();
+      for (size_t i = range; i > 0; --i) {
+        if (landed[i - 1]) {
+          size = std::max(size, begin + i);
+          break;
+        }
+      }
+      // Garbage: random non-zero bytes anywhere in the torn range; the file grows to cover them
+      // (a torn header after zeros, zeros followed by garbage, ...).
+      std::vector<size_t> garbage_at;
+      if (garbage) {
+        const size_t flips = 1 + (*rng)() % 4;
+        for (size_t n = 0; n < flips; ++n) {
+          garbage_at.push_back(begin + (*rng)() % range);
+          size = std::max(size, garbage_at.back() + 1);
+        }
+      }
+      out.resize(size, '\0');
+      for (size_t i = 0; i < range && begin + i < size; ++i) {
+        if (landed[i]) out[begin + i] = begin + i < f.data.size() ? f.data[begin + i] : '\0';
+      }
+      for (size_t i : garbage_at) out[i] = static_cast<char>((*rng)() | 1);  // never a zero byte
     }
-    // The new "process" sees the torn bytes as written; nothing beyond synced_bytes is durable.
+    // The new "process" sees the torn bytes as written; from now on they are the durable image.
+    f.data = out;
+    f.durable = std::move(out);
+    f.dirty_begin = f.dirty_end = 0;
   }
 }
 
@@ -138,6 +212,17 @@ bool FaultEnv::CorruptByte(const std::string& path, uint64_t offset) {
   auto it = files_.find(path);
   if (it == files_.end() || offset >= it->second->data.size()) return false;
   it->second->data[offset] ^= 0x5a;
+  if (offset < it->second->durable.size()) it->second->durable[offset] ^= 0x5a;
+  return true;
+}
+
+bool FaultEnv::WriteDurable(const std::string& path, uint64_t offset, std::string_view bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return false;
+  FileState& f = *it->second;
+  f.Write(offset, bytes);
+  f.MarkSynced();
   return true;
 }
 

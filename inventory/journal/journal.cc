@@ -19,6 +19,27 @@ constexpr std::string_view kSegmentPrefix = "journal-";
 constexpr std::string_view kSegmentSuffix = ".log";
 constexpr std::string_view kSnapshotPrefix = "snapshot-";
 constexpr std::string_view kSnapshotSuffix = ".snap";
+constexpr char kSpareName[] = "segment-spare.tmp";
+
+const std::string& Zeros() {
+  static const std::string* zeros = new std::string(kPrepareChunkBytes, '\0');
+  return *zeros;
+}
+
+// One past the last non-zero byte of data[from, end): `from` when that range is all zeros (the
+// clean, preallocated end of a segment).
+size_t EndOfNonZero(std::string_view data, size_t from) {
+  size_t end = data.size();
+  while (end > from && (end & 7) != 0 && data[end - 1] == 0) --end;
+  while (end >= from + 8) {
+    uint64_t word;
+    std::memcpy(&word, data.data() + end - 8, 8);
+    if (word != 0) break;
+    end -= 8;
+  }
+  while (end > from && data[end - 1] == 0) --end;
+  return end;
+}
 
 uint32_t RecordCrc(uint32_t length, uint64_t seq, std::string_view payload) {
   char head[12];
@@ -58,6 +79,8 @@ std::string Journal::SnapshotName(uint64_t seq) {
 }
 
 Journal::~Journal() {
+  prep_cancel_.store(true, std::memory_order_relaxed);
+  if (prep_thread_.joinable()) prep_thread_.join();
   if (segment_) segment_->Close().IgnoreError();
 }
 
@@ -113,6 +136,7 @@ absl::Status Journal::Recover(const SnapshotFn& on_snapshot, const RecordFn& on_
   }
 
   uint64_t last_seq = snapshot_seq;
+  uint64_t last_file_bytes = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     const bool last_segment = i + 1 == segments.size();
     // A segment whose successor starts at or before snapshot_seq + 1 is covered by the snapshot.
@@ -150,21 +174,25 @@ absl::Status Journal::Recover(const SnapshotFn& on_snapshot, const RecordFn& on_
       }
       offset += sizeof(h) + h.length;
     }
-    if (!problem.empty()) {
+    const size_t damage_end = problem.empty() ? offset : EndOfNonZero(data, offset);
+    if (damage_end > offset) {
       if (!last_segment) {
         return absl::DataLossError(fmt::format(
             "{} offset {}: {} in a segment that is not the last (corruption, not a torn write)",
             path, offset, problem));
       }
-      spdlog::warn("journal: torn tail in {} at offset {} ({}): truncating {} bytes", path, offset,
-                   problem, data.size() - offset);
+      spdlog::warn("journal: torn tail in {} at offset {} ({}): discarding {} bytes", path, offset,
+                   problem, damage_end - offset);
       stats->torn_tails = 1;
-      stats->torn_bytes_truncated = data.size() - offset;
-      RETURN_IF_ERROR(env_->Truncate(path, offset));
+      stats->torn_bytes_truncated = damage_end - offset;
+      RETURN_IF_ERROR(RepairTail(path, offset, damage_end, data.size()));
+      if (data.size() < options_.segment_bytes_max) data.resize(offset);
     }
     if (last_segment) {
       segment_bytes_ = offset;
       segment_first_seq_ = segments[i];
+      last_file_bytes = data.size();
+      stats->zero_tail_bytes = data.size() - offset;
     }
   }
   if (last_seq < snapshot_seq) last_seq = snapshot_seq;
@@ -172,23 +200,115 @@ absl::Status Journal::Recover(const SnapshotFn& on_snapshot, const RecordFn& on_
   stats->last_seq = last_seq;
   if (!segments.empty() && segment_first_seq_ <= last_seq_ + 1 &&
       segment_bytes_ < options_.segment_bytes_max) {
-    RETURN_IF_ERROR(OpenSegment(segment_first_seq_, /*existing=*/true));
+    ASSIGN_OR_RETURN(segment_,
+                     env_->OpenForWriteAt(Path(SegmentName(segment_first_seq_)), segment_bytes_));
+    segment_preallocated_ = last_file_bytes >= options_.segment_bytes_max;
+    if (options_.preallocate) StartPrepare();
   } else {
-    RETURN_IF_ERROR(OpenSegment(last_seq_ + 1, /*existing=*/false));
+    if (options_.preallocate) StartPrepare();
+    RETURN_IF_ERROR(RollSegment());
   }
   return absl::OkStatus();
 }
 
-absl::Status Journal::OpenSegment(uint64_t first_seq, bool existing) {
-  const std::string path = Path(SegmentName(first_seq));
-  if (existing) {
-    ASSIGN_OR_RETURN(segment_, env_->OpenAppendable(path));
-  } else {
-    ASSIGN_OR_RETURN(segment_, env_->NewWritableFile(path));
-    segment_bytes_ = 0;
-    RETURN_IF_ERROR(env_->SyncDir(options_.dir));
+absl::Status Journal::RepairTail(const std::string& path, uint64_t offset, uint64_t damage_end,
+                                 uint64_t file_bytes) {
+  if (file_bytes < options_.segment_bytes_max) {
+    RETURN_IF_ERROR(env_->Truncate(path, offset));
+    ASSIGN_OR_RETURN(auto file, env_->OpenForWriteAt(path, offset));
+    RETURN_IF_ERROR(file->Sync());
+    return file->Close();
   }
+  // A preallocated segment: zero the damage (even when it reaches the end of the file), keeping the
+  // file's size and so its cheap fdatasync.
+  ASSIGN_OR_RETURN(auto file, env_->OpenForWriteAt(path, offset));
+  for (uint64_t left = damage_end - offset; left > 0;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, Zeros().size()));
+    RETURN_IF_ERROR(file->Append(std::string_view(Zeros()).substr(0, n)));
+    left -= n;
+  }
+  RETURN_IF_ERROR(file->Sync());
+  return file->Close();
+}
+
+void Journal::StartPrepare() {
+  if (prep_started_) return;
+  prep_started_ = true;
+  prep_done_.store(false, std::memory_order_relaxed);
+  if (options_.prepare_in_background) {
+    prep_thread_ = std::thread([this] {
+      prep_status_ = PrepareSpare();
+      prep_done_.store(true, std::memory_order_release);
+    });
+  } else {
+    prep_status_ = PrepareSpare();
+    prep_done_.store(true, std::memory_order_release);
+  }
+}
+
+bool Journal::SpareReady() const {
+  return prep_started_ && prep_done_.load(std::memory_order_acquire);
+}
+
+absl::Status Journal::TakeSpare() {
+  if (!prep_started_) return absl::FailedPreconditionError("journal: no spare segment prepared");
+  if (prep_thread_.joinable()) prep_thread_.join();
+  prep_started_ = false;
+  return std::move(prep_status_);
+}
+
+absl::Status Journal::PrepareSpare() {
+  const std::string path = Path(kSpareName);
+  ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(path));
+  uint64_t unsynced = 0;
+  for (uint64_t left = options_.segment_bytes_max; left > 0;) {
+    if (prep_cancel_.load(std::memory_order_relaxed)) {
+      return absl::CancelledError("journal closed");
+    }
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, Zeros().size()));
+    RETURN_IF_ERROR(file->Append(std::string_view(Zeros()).substr(0, n)));
+    left -= n;
+    unsynced += n;
+    if (unsynced >= kPrepareSyncBytes) {
+      RETURN_IF_ERROR(file->Sync());
+      unsynced = 0;
+    }
+  }
+  // Durable size and zeros before the spare gets a segment name.
+  RETURN_IF_ERROR(file->Sync());
+  return file->Close();
+}
+
+absl::Status Journal::RollSegment() {
+  // The old segment must be complete and durable before a new one exists, so a torn tail can only
+  // ever be in the last segment.
+  if (segment_) {
+    RETURN_IF_ERROR(segment_->Sync());
+    RETURN_IF_ERROR(segment_->Close());
+    segment_.reset();
+  }
+  const uint64_t first_seq = last_seq_ + 1;
+  const std::string path = Path(SegmentName(first_seq));
+  bool preallocated = false;
+  if (SpareReady()) {
+    if (absl::Status s = TakeSpare(); s.ok()) {
+      // Replaces an empty, not preallocated segment of the same name (nothing was written to it).
+      RETURN_IF_ERROR(env_->Rename(Path(kSpareName), path));
+      ASSIGN_OR_RETURN(segment_, env_->OpenForWriteAt(path, 0));
+      preallocated = true;
+    } else {
+      spdlog::warn("journal: preallocating the next segment failed ({}); writing it appending",
+                   s.ToString());
+    }
+  }
+  if (!preallocated) {
+    ASSIGN_OR_RETURN(segment_, env_->NewWritableFile(path));
+  }
+  RETURN_IF_ERROR(env_->SyncDir(options_.dir));
   segment_first_seq_ = first_seq;
+  segment_bytes_ = 0;
+  segment_preallocated_ = preallocated;
+  if (options_.preallocate) StartPrepare();
   return absl::OkStatus();
 }
 
@@ -205,12 +325,10 @@ absl::Status Journal::Append(std::string_view payload) {
   if (payload.size() > kRecordBytesMax) {
     return absl::InvalidArgumentError(fmt::format("journal record of {} bytes", payload.size()));
   }
-  if (segment_bytes_ >= options_.segment_bytes_max) {
-    // Roll: the old segment must be complete and durable before a new one exists, so a torn tail
-    // can only ever be in the last segment.
-    if (auto s = segment_->Sync(); !s.ok()) return Fail(s);
-    if (auto s = segment_->Close(); !s.ok()) return Fail(s);
-    if (auto s = OpenSegment(last_seq_ + 1, false); !s.ok()) return Fail(s);
+  const uint64_t record_bytes = sizeof(RecordHeader) + payload.size();
+  if ((segment_bytes_ > 0 && segment_bytes_ + record_bytes > options_.segment_bytes_max) ||
+      (!segment_preallocated_ && SpareReady())) {
+    if (auto s = RollSegment(); !s.ok()) return Fail(s);
   }
   RecordHeader h;
   h.length = static_cast<uint32_t>(payload.size());
@@ -254,10 +372,8 @@ absl::Status Journal::WriteSnapshot(std::string_view state, uint64_t seq) {
   }
   RETURN_IF_ERROR(env_->Rename(tmp, Path(SnapshotName(seq))));
   RETURN_IF_ERROR(env_->SyncDir(options_.dir));
-  // Start a fresh segment so every older one is wholly covered by the snapshot, then drop them.
-  if (auto s = segment_->Sync(); !s.ok()) return Fail(s);
-  if (auto s = segment_->Close(); !s.ok()) return Fail(s);
-  if (auto s = OpenSegment(last_seq_ + 1, false); !s.ok()) return Fail(s);
+  // Every segment before the active one holds only records up to `seq`: drop them. The active one
+  // keeps its records before the snapshot (recovery skips them), so snapshots cost no new segment.
   ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(options_.dir));
   for (const std::string& name : names) {
     uint64_t n = 0;

@@ -23,8 +23,10 @@ class TestSubmission final : public Submission {
 class WriterTest : public ::testing::Test {
  protected:
   std::unique_ptr<Writer> Open(WriterOptions options = {}) {
-    auto w = Writer::Create(&env_, JournalOptions{.dir = kDir}, EngineLimits{}, options, &clock_,
-                            nullptr);
+    auto w = Writer::Create(
+        &env_,
+        JournalOptions{.dir = kDir, .segment_bytes_max = 1 << 20, .prepare_in_background = false},
+        EngineLimits{}, options, &clock_, nullptr);
     EXPECT_TRUE(w.ok()) << w.status();
     return w.ok() ? std::move(*w) : nullptr;
   }
@@ -125,8 +127,10 @@ TEST_F(WriterTest, JournalFailureAnswersUnavailableNeverSuccess) {
 TEST_F(WriterTest, ExpiryReturnsStockWithoutTraffic) {
   core::Registry registry;
   InventoryMetrics metrics(&registry);
-  auto created = Writer::Create(&env_, JournalOptions{.dir = kDir}, EngineLimits{}, WriterOptions{},
-                                &clock_, &metrics);
+  auto created = Writer::Create(
+      &env_,
+      JournalOptions{.dir = kDir, .segment_bytes_max = 1 << 20, .prepare_in_background = false},
+      EngineLimits{}, WriterOptions{}, &clock_, &metrics);
   ASSERT_TRUE(created.ok());
   auto w = std::move(*created);
   ASSERT_EQ(Run(w.get(), Adjust("a", 5, "seed")).outcome, Outcome::kOk);

@@ -21,9 +21,9 @@ std::string SimStats::ToString() const {
   return fmt::format(
       "steps {}, crashes {}, sync failures {}, snapshots {}, acknowledged ops {}, lost "
       "unacknowledged "
-      "ops {}, replays checked {}, expired reservations {}",
+      "ops {}, replays checked {}, expired reservations {}, torn tails {}, zero tails {}",
       steps, crashes, sync_failures, snapshots, acked_ops, lost_unacked_ops, replays_checked,
-      expired);
+      expired, torn_tails, zero_tails);
 }
 
 namespace {
@@ -87,12 +87,19 @@ class Simulation {
   std::string Sku() { return fmt::format("s{}", Uniform(0, options_.skus - 1)); }
 
   absl::Status Open() {
-    auto state =
-        RecoverState(&env_, JournalOptions{.dir = kDir, .segment_bytes_max = 64 << 10}, limits_);
+    // Mostly preallocated segments; sometimes append-only ones, so restarts also cross between the
+    // two segment formats.
+    const JournalOptions options{.dir = kDir,
+                                 .segment_bytes_max = 64 << 10,
+                                 .preallocate = !Chance(0.15),
+                                 .prepare_in_background = false};
+    auto state = RecoverState(&env_, options, limits_);
     if (!state.ok()) return state.status();
     engine_ = std::move(state->engine);
     journal_ = std::move(state->journal);
     last_stats_ = state->stats;
+    stats_->torn_tails += last_stats_.torn_tails;
+    stats_->zero_tails += last_stats_.zero_tail_bytes > 0;
     return absl::OkStatus();
   }
 

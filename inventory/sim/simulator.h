@@ -4,8 +4,10 @@
 // confirms, cancels incl. unknown ids, adjusts incl. op_id replays, reads) at a fake time that
 // moves forward randomly, so reservations expire. Mutating operations are journalled in group
 // commits of random size; a commit makes them "acknowledged". At random points the simulator
-// injects fsync failures and crashes (FaultEnv::Crash: torn tails, garbage), takes snapshots, and
-// restarts from the journal.
+// injects fsync failures and crashes (FaultEnv::Crash: torn prefixes, out-of-order sectors, stray
+// sectors after zeros, garbage), takes snapshots, and restarts from the journal. Each restart picks
+// preallocated (zero-filled, overwritten in place; 85%) or append-only segments, so recovery is
+// exercised on both formats and on journals that mix them.
 //
 // Checked after every step: Engine::CheckInvariants(); replay idempotency (an identical reserve
 // returns kReplayed with the original expires_at_ms and items and changes nothing). Checked after
@@ -39,6 +41,8 @@ struct SimStats {
   uint64_t lost_unacked_ops = 0;
   uint64_t replays_checked = 0;
   uint64_t expired = 0;
+  uint64_t torn_tails = 0;  // restarts that found and discarded a torn tail
+  uint64_t zero_tails = 0;  // restarts whose last segment ended in preallocated zeros
   std::string ToString() const;
 };
 

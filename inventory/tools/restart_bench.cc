@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
       bytes / 1e6, seconds, state->engine->sku_count(), state->engine->reservation_count(),
       state->engine->pending_count(),
       static_cast<unsigned long long>(state->stats.records_replayed));
+  state->journal.reset();  // stops its spare-segment preparation before the directory goes
   std::filesystem::remove_all(dir);
   return 0;
 }
