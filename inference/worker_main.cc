@@ -18,8 +18,11 @@
 
 #include "CLI/CLI.hpp"
 #include "core/clock/clock.h"
+#include "core/health/health.h"
 #include "core/http/router.h"
 #include "core/http/server.h"
+#include "core/metrics/process_metrics.h"
+#include "core/metrics/registry.h"
 #include "core/process/signals.h"
 #include "core/testing/process.h"
 #include "fmt/format.h"
@@ -102,7 +105,9 @@ int main(int argc, char** argv) {
   if (f.http_threads <= 0)
     f.http_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
-  inference::MetricsRegistry metrics;
+  core::Registry registry;
+  core::RegisterProcessMetrics(registry);
+  inference::WorkerMetrics metrics(&registry);
   inference::ModelManagerOptions mo;
   mo.repo = f.repo;
   mo.metrics = &metrics;
@@ -120,6 +125,14 @@ int main(int argc, char** argv) {
   core::http::Router router;
   inference::KServeRestService rest(manager->get(), &metrics, core::Clock::Real());
   rest.Register(&router);
+  core::RegisterMetricsRoute(router, &registry);
+  // /healthz and /readyz for orchestrators (the KServe /v2/health/* routes say the same).
+  core::Health health;
+  health.AddCheck("models", [m = manager->get()] {
+    return m->ready() ? absl::OkStatus() : absl::UnavailableError("repository not scanned yet");
+  });
+  health.SetReady(true);
+  core::RegisterHealthRoutes(router, &health);
   core::http::ServerOptions so;
   so.host = f.host;
   so.port = static_cast<uint16_t>(f.http_port);

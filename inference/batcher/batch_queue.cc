@@ -12,6 +12,7 @@ BatchQueue::BatchQueue(BatchQueueOptions options) : options_(std::move(options))
   CORE_CHECK(options_.priority_levels >= 1);
   CORE_CHECK(options_.queue_size_max >= 1);
   levels_.resize(static_cast<size_t>(options_.priority_levels));
+  picks_.reserve(static_cast<size_t>(max_rows()));
 }
 
 bool BatchQueue::Compatible(const InferRequest& a, const InferRequest& b) {
@@ -29,7 +30,8 @@ bool BatchQueue::Compatible(const InferRequest& a, const InferRequest& b) {
   return true;
 }
 
-absl::Status BatchQueue::Push(std::unique_ptr<InferRequest>& request, int64_t now_ns) {
+absl::Status BatchQueue::Push(std::unique_ptr<InferRequest>& request, int64_t now_ns,
+                              int64_t in_service) {
   if (request->batch_rows < 1 || request->batch_rows > max_rows()) {
     return absl::InvalidArgumentError(
         fmt::format("batch size {} not in [1, {}]", request->batch_rows, max_rows()));
@@ -42,6 +44,9 @@ absl::Status BatchQueue::Push(std::unique_ptr<InferRequest>& request, int64_t no
         fmt::format("queue full ({} requests waiting)", options_.queue_size_max));
   }
   request->enqueue_ns = now_ns;
+  const double found =
+      static_cast<double>(size_) + static_cast<double>(std::max<int64_t>(0, in_service));
+  found_ewma_ += (found - found_ewma_) * kFoundEwmaWeight;
   if (request->deadline_ns != 0) ++with_deadline_;
   rows_ += request->batch_rows;
   ++size_;
@@ -50,7 +55,7 @@ absl::Status BatchQueue::Push(std::unique_ptr<InferRequest>& request, int64_t no
 }
 
 bool BatchQueue::ReadyWithoutWaiting() const {
-  if (rows_ >= max_rows()) return true;
+  if (rows_ >= max_rows() || (rows_ > 0 && LightlyLoaded())) return true;
   return !options_.preferred_batch_sizes.empty() && rows_ >= options_.preferred_batch_sizes.front();
 }
 
@@ -85,12 +90,8 @@ void BatchQueue::Next(int64_t now_ns, bool flush, Decision* d) {
   const InferRequest* first = nullptr;
   int64_t rows = 0;
   int64_t oldest_ns = std::numeric_limits<int64_t>::max();
-  struct Pick {
-    size_t level;
-    size_t index;
-    int64_t rows_after;
-  };
-  std::vector<Pick> picks;  // small: at most max_batch_size entries
+  std::vector<Pick>& picks = picks_;  // reused: no allocation per batch once warm
+  picks.clear();
   for (size_t l = 0; l < levels_.size() && rows < limit; ++l) {
     auto& level = levels_[l];
     if (!level.empty()) oldest_ns = std::min(oldest_ns, level.front()->enqueue_ns);
@@ -107,7 +108,8 @@ void BatchQueue::Next(int64_t now_ns, bool flush, Decision* d) {
     if (!levels_[l].empty()) oldest_ns = std::min(oldest_ns, levels_[l].front()->enqueue_ns);
   }
 
-  bool ready = flush || rows >= limit || now_ns - oldest_ns >= options_.max_queue_delay_ns;
+  bool ready = flush || rows >= limit || now_ns - oldest_ns >= options_.max_queue_delay_ns ||
+               LightlyLoaded();
   if (!ready && !options_.preferred_batch_sizes.empty()) {
     // The largest preferred size the candidate reaches: cut the batch there.
     for (auto it = options_.preferred_batch_sizes.rbegin();

@@ -176,5 +176,110 @@ TEST(BatchQueueTest, NonBatchingModelRunsOneRequestAtATime) {
   EXPECT_EQ(Ids(d.batch), (std::vector<int>{0}));
 }
 
+BatchQueueOptions AdaptiveOptions() {
+  BatchQueueOptions o = Options();
+  o.adaptive_release = true;
+  return o;
+}
+
+TEST(BatchQueueTest, AdaptiveReleasesALoneRequestAtOnce) {
+  // A serial client (concurrency 1): every request finds the system empty, so none waits for the
+  // 100 us delay; with the static policy each one would.
+  core::FakeClock clock;
+  BatchQueue adaptive(AdaptiveOptions());
+  BatchQueue fixed(Options());
+  BatchQueue::Decision d;
+  for (int i = 0; i < 20; ++i) {
+    auto r = Req(i);
+    ASSERT_TRUE(adaptive.Push(r, clock.NowNs(), /*in_service=*/0).ok());
+    adaptive.Next(clock.NowNs(), false, &d);
+    ASSERT_EQ(Ids(d.batch), std::vector<int>{i});
+    EXPECT_EQ(d.batch.front()->enqueue_ns, clock.NowNs());  // no queueing delay
+    clock.AdvanceNs(30 * kUs);                              // run + round trip
+  }
+  EXPECT_EQ(adaptive.found_ewma(), 0);
+  auto r = Req(99);
+  ASSERT_TRUE(fixed.Push(r, clock.NowNs(), 0).ok());
+  fixed.Next(clock.NowNs(), false, &d);
+  EXPECT_TRUE(d.batch.empty());
+  EXPECT_EQ(d.wake_ns, clock.NowNs() + 100 * kUs);
+}
+
+TEST(BatchQueueTest, AdaptiveWaitsForCompanyWhileArrivalsOverlap) {
+  core::FakeClock clock;
+  BatchQueue q(AdaptiveOptions());
+  BatchQueue::Decision d;
+  const int64_t t0 = clock.NowNs();
+  // Load: arrivals find a batch of 4 running (and each other). found EWMA: 0.5, 1.0625, 1.6797.
+  for (int i = 0; i < 3; ++i) {
+    auto r = Req(i);
+    ASSERT_TRUE(q.Push(r, clock.NowNs(), /*in_service=*/4).ok());
+    clock.AdvanceNs(10 * kUs);
+  }
+  EXPECT_GE(q.found_ewma(), kLoneArrivalFoundMax);
+  EXPECT_FALSE(q.LightlyLoaded());
+  // The instance that ran the batch comes back: it waits for company up to the delay, as the
+  // static policy does.
+  q.Next(clock.NowNs(), false, &d);
+  EXPECT_TRUE(d.batch.empty());
+  EXPECT_EQ(d.wake_ns, t0 + 100 * kUs);  // the oldest arrived at t0
+  clock.SetNs(t0 + 100 * kUs);
+  q.Next(clock.NowNs(), false, &d);
+  EXPECT_EQ(Ids(d.batch), (std::vector<int>{0, 1, 2}));
+
+  // Load goes away: lone arrivals pull the average down (weight 1/8) until requests go at once.
+  int waited = 0;
+  for (int i = 10; i < 40; ++i) {
+    clock.AdvanceNs(1000 * kUs);
+    auto r = Req(i);
+    ASSERT_TRUE(q.Push(r, clock.NowNs(), 0).ok());
+    q.Next(clock.NowNs(), false, &d);
+    if (d.batch.empty()) {
+      ++waited;
+      clock.AdvanceNs(100 * kUs);
+      q.Next(clock.NowNs(), false, &d);
+      ASSERT_EQ(Ids(d.batch), std::vector<int>{i});
+    }
+  }
+  // Each lone arrival scales the average by 7/8: 1.6797 * (7/8)^k < 0.5 from k = 10 on.
+  EXPECT_EQ(waited, 9);
+  EXPECT_TRUE(q.LightlyLoaded());
+}
+
+TEST(BatchQueueTest, AdaptiveStillFormsFullBatchesUnderLoad) {
+  // Closed loop at concurrency 16 with max_batch_size 8: while a batch of 8 runs, the other 8
+  // clients' requests arrive and find it running; every batch the instance takes is full.
+  core::FakeClock clock;
+  BatchQueue q(AdaptiveOptions());
+  BatchQueue::Decision d;
+  int next_id = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto r = Req(next_id++);
+    ASSERT_TRUE(q.Push(r, clock.NowNs(), 0).ok());
+  }
+  for (int round = 0; round < 10; ++round) {
+    q.Next(clock.NowNs(), false, &d);
+    ASSERT_EQ(d.batch_rows, 8) << "round " << round;
+    for (int i = 0; i < 8; ++i) {  // arrivals while the batch runs
+      clock.AdvanceNs(5 * kUs);
+      auto r = Req(next_id++);
+      ASSERT_TRUE(q.Push(r, clock.NowNs(), /*in_service=*/8).ok());
+    }
+  }
+  EXPECT_FALSE(q.LightlyLoaded());
+}
+
+TEST(BatchQueueTest, AdaptiveWakesAWaitingInstance) {
+  core::FakeClock clock;
+  BatchQueue q(AdaptiveOptions());
+  auto r = Req(0);
+  ASSERT_TRUE(q.Push(r, clock.NowNs(), 0).ok());
+  EXPECT_TRUE(q.ReadyWithoutWaiting());
+  BatchQueue fixed(Options());
+  auto f = Req(1);
+  ASSERT_TRUE(fixed.Push(f, clock.NowNs(), 0).ok());
+  EXPECT_FALSE(fixed.ReadyWithoutWaiting());
+}
+
 }  // namespace
 }  // namespace inference

@@ -62,7 +62,7 @@ void DynamicBatcher::Submit(std::unique_ptr<InferRequest> request) {
       status = absl::UnavailableError("model version is unloading");
     } else {
       const bool was_empty = queue_.empty();
-      status = queue_.Push(request, clock_->NowNs());
+      status = queue_.Push(request, clock_->NowNs(), in_service_.load(std::memory_order_relaxed));
       if (status.ok()) {
         if (options_.metrics != nullptr) options_.metrics->SetQueueDepth(queue_.size());
         // Wake a waiting thread only when it has something new to decide: the first request (it
@@ -89,6 +89,7 @@ void DynamicBatcher::Run(Instance* instance) {
     queue_.Next(clock_->NowNs(), stopping_, &decision);
     if (options_.metrics != nullptr) options_.metrics->SetQueueDepth(queue_.size());
     if (!decision.batch.empty() || !decision.expired.empty()) {
+      in_service_.fetch_add(static_cast<int64_t>(decision.batch.size()), std::memory_order_relaxed);
       // Another thread may find more work while this one runs.
       if (!queue_.empty() && idle_waiters_ > 0) cv_.notify_one();
       lock.unlock();
@@ -151,6 +152,7 @@ void DynamicBatcher::Execute(Instance* instance, BatchQueue::Decision* d) {
   absl::StatusOr<std::vector<Tensor>> outputs =
       instance->backend->Run(std::span<const TensorView>(inputs.data(), input_count));
   const int64_t compute_end_ns = clock_->NowNs();
+  in_service_.fetch_sub(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
   if (metrics != nullptr) metrics->RecordBatch(d->batch_rows, compute_end_ns - compute_start_ns);
 
   absl::Status status = outputs.status();

@@ -15,6 +15,7 @@
 // Stop(): stops accepting, runs everything already queued, joins the threads. Idempotent; also done
 // by the destructor.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -68,6 +69,10 @@ class DynamicBatcher {
   std::condition_variable cv_;
   BatchQueue queue_;  // guarded by mu_
   bool stopping_ = false;
+  // Requests in batches whose backend call has not returned yet (adaptive release input). Written
+  // under mu_ when a batch is taken, decremented without it as soon as the backend returns, so a
+  // client that answers at once does not see its previous request as still running.
+  std::atomic<int64_t> in_service_{0};
   int idle_waiters_ = 0;  // execution threads waiting on cv_ (to skip needless notifies)
 };
 

@@ -353,7 +353,7 @@ grpc::ServerUnaryReactor* GrpcLoadReportService::Stats(grpc::CallbackServerConte
     e->set_queue_depth(m->queue_depth());
     e->set_in_flight(static_cast<uint64_t>(std::max<int64_t>(0, m->in_flight())));
     e->set_latency_ewma_us(m->latency_ewma_us());
-    e->set_queue_capacity(m->queue_capacity);
+    e->set_queue_capacity(m->queue_capacity());
     depth += e->queue_depth();
     in_flight += e->in_flight();
   }

@@ -58,12 +58,12 @@ class GrpcInferenceService final : public ::inference::GRPCInferenceService::Cal
 
 class GrpcLoadReportService final : public ::inference::WorkerLoadReport::CallbackService {
  public:
-  explicit GrpcLoadReportService(MetricsRegistry* metrics) : metrics_(metrics) {}
+  explicit GrpcLoadReportService(WorkerMetrics* metrics) : metrics_(metrics) {}
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* ctx, const WorkerStatsRequest* req,
                                   WorkerStatsResponse* resp) override;
 
  private:
-  MetricsRegistry* const metrics_;
+  WorkerMetrics* const metrics_;
 };
 
 grpc::Status ToGrpcStatus(const absl::Status& status);

@@ -277,7 +277,7 @@ absl::Status DecodeInferRequest(simdjson::padded_string_view body, const ModelCo
     total += (*bytes + 7) & ~size_t{7};
     if (total > kInferRequestBytesMax) return absl::InvalidArgumentError("request too large");
   }
-  out->buffer.resize(total);
+  char* const storage = out->Storage(total);
   const char* body_end = body.data() + body.length();
   const size_t padding = body.capacity() - body.length();
   for (size_t j = 0; j < pending_count; ++j) {
@@ -285,7 +285,7 @@ absl::Status DecodeInferRequest(simdjson::padded_string_view body, const ModelCo
     const size_t elements = static_cast<size_t>(p.shape.elements());
     const size_t tail =
         static_cast<size_t>(body_end - (p.raw_data.data() + p.raw_data.size())) + padding;
-    char* dest = out->buffer.data() + offsets[j];
+    char* dest = storage + offsets[j];
     absl::Status s = DecodeTyped(parser, p.datatype, p.raw_data, tail, dest, elements,
                                  config.inputs[static_cast<size_t>(p.index)].name);
     if (!s.ok()) return s;

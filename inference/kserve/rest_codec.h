@@ -27,10 +27,24 @@
 
 namespace inference {
 
+// Decoded tensors of requests up to this size live inside the DecodedInferRequest itself, so a
+// pooled request object (rest_service.cc) decodes small requests without allocating.
+inline constexpr size_t kInlineInputBytesMax = 4096;
+
 struct DecodedInferRequest {
+  // `bytes` of 8-byte aligned storage for the decoded inputs: the inline array when it fits, else
+  // the heap buffer. Invalidates earlier storage.
+  char* Storage(size_t bytes) {
+    if (bytes <= inline_storage.size()) return inline_storage.data();
+    buffer.resize(bytes);
+    return buffer.data();
+  }
+
   std::string id;
-  std::vector<char> buffer;  // every input's bytes, back to back (8-byte aligned offsets)
-  std::array<TensorView, kModelTensorsMax> inputs{};  // config order; data points into `buffer`
+  alignas(8) std::array<char, kInlineInputBytesMax> inline_storage;  // not zeroed
+  std::vector<char> buffer;  // inputs larger than kInlineInputBytesMax
+  // Every input's bytes, back to back (8-byte aligned offsets) in Storage(); config order.
+  std::array<TensorView, kModelTensorsMax> inputs{};
   int64_t batch_rows = 1;
   std::array<int, kModelTensorsMax> outputs{};  // requested output indices (config order if none)
   size_t output_count = 0;
@@ -39,7 +53,8 @@ struct DecodedInferRequest {
 };
 
 // `body` must be padded (see core::http::PaddedBody). On success every config input is present and
-// validated (infer_validation.h) and `out->inputs[i].data` points into out->buffer.
+// validated (infer_validation.h) and `out->inputs[i].data` points into out's storage (inline or
+// `buffer`). `out` must be default-constructed.
 absl::Status DecodeInferRequest(simdjson::padded_string_view body, const ModelConfig& config,
                                 DecodedInferRequest* out);
 

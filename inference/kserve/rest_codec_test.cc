@@ -47,6 +47,35 @@ TEST(RestCodecTest, FlatAndNestedDataDecodeTheSame) {
   EXPECT_EQ(flat.output_count, 1u);
 }
 
+TEST(RestCodecTest, SmallInputsDecodeInlineLargeOnesOnTheHeap) {
+  DecodedInferRequest small;
+  ASSERT_TRUE(
+      Decode(R"({"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]})",
+             &small)
+          .ok());
+  EXPECT_EQ(small.inputs[0].data, small.inline_storage.data());
+  EXPECT_TRUE(small.buffer.empty());
+
+  // 512 rows x 3 floats = 6144 bytes > kInlineInputBytesMax.
+  ModelConfig c = Mlp();
+  c.max_batch_size = 512;
+  std::string data;
+  std::vector<float> want;
+  for (int i = 0; i < 512 * 3; ++i) {
+    if (i > 0) data.push_back(',');
+    data.append(std::to_string(i));
+    want.push_back(static_cast<float>(i));
+  }
+  DecodedInferRequest large;
+  ASSERT_TRUE(Decode(R"({"inputs":[{"name":"input","shape":[512,3],"datatype":"FP32","data":[)" +
+                         data + "]}]}",
+                     &large, c)
+                  .ok());
+  static_assert(512 * 3 * 4 > kInlineInputBytesMax);
+  EXPECT_EQ(large.inputs[0].data, large.buffer.data());
+  EXPECT_EQ(Floats(large.inputs[0]), want);
+}
+
 TEST(RestCodecTest, ParametersAndRequestedOutputs) {
   DecodedInferRequest d;
   ASSERT_TRUE(Decode(R"({"parameters":{"priority":1,"timeout":500},"outputs":[{"name":"output"}],

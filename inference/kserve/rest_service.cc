@@ -1,6 +1,8 @@
 #include "inference/kserve/rest_service.h"
 
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "core/http/json.h"
 #include "fmt/format.h"
@@ -16,9 +18,57 @@ using core::http::Request;
 using core::http::Responder;
 using core::http::Response;
 
+// Memory of finished RestInferCall objects, reused by the next request: a call (with its inline
+// decode storage, ~4.5 KiB) is allocated on an I/O thread and freed on an execution thread, which
+// malloc's per-thread caches do not serve. Bounded: beyond kRestCallPoolMax free blocks, memory
+// goes back to the heap.
+inline constexpr size_t kRestCallPoolMax = 512;
+
+class RestCallPool {
+ public:
+  RestCallPool() { free_.reserve(kRestCallPoolMax); }
+
+  void* Allocate(size_t bytes) {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty() && bytes == block_bytes_) {
+        void* p = free_.back();
+        free_.pop_back();
+        return p;
+      }
+    }
+    return ::operator new(bytes);
+  }
+  void Free(void* p, size_t bytes) {
+    {
+      std::lock_guard lock(mu_);
+      if (block_bytes_ == 0) block_bytes_ = bytes;
+      if (bytes == block_bytes_ && free_.size() < kRestCallPoolMax) {
+        free_.push_back(p);
+        return;
+      }
+    }
+    ::operator delete(p);
+  }
+
+ private:
+  std::mutex mu_;
+  size_t block_bytes_ = 0;   // sizeof(RestInferCall); set by the first Free
+  std::vector<void*> free_;  // reserved up front: Free never allocates
+};
+
+RestCallPool& CallPool() {
+  static RestCallPool* pool = new RestCallPool();  // never destroyed: calls may outlive main
+  return *pool;
+}
+
 // One REST inference in flight: owns the decoded tensors and the Responder; answers on Complete().
+// Allocated from CallPool() (a plain new/delete otherwise; the object is constructed fresh).
 class RestInferCall final : public InferRequest {
  public:
+  static void* operator new(size_t bytes) { return CallPool().Allocate(bytes); }
+  static void operator delete(void* p, size_t bytes) { CallPool().Free(p, bytes); }
+
   RestInferCall(Responder responder, VersionLease lease)
       : responder_(std::move(responder)), lease_(std::move(lease)) {}
 
@@ -72,7 +122,7 @@ Response KServeError(const absl::Status& status) {
   return Response::Json(core::http::HttpStatusFromStatus(status), std::move(body));
 }
 
-KServeRestService::KServeRestService(ModelManager* manager, MetricsRegistry* metrics,
+KServeRestService::KServeRestService(ModelManager* manager, WorkerMetrics* metrics,
                                      core::Clock* clock)
     : manager_(manager), metrics_(metrics), clock_(clock) {}
 
@@ -141,14 +191,9 @@ void KServeRestService::Register(core::http::Router* router) {
   });
   router->Get("/v2/stats",
               [this](Request&, Responder r) { r.Send(Response::Json(200, StatsJson(*metrics_))); });
-  router->Get("/metrics", [this](Request&, Responder r) {
-    Response resp = Response::Text(200, metrics_->RenderPrometheus());
-    resp.content_type = core::http::kContentTypePrometheus;
-    r.Send(std::move(resp));
-  });
 }
 
-std::string KServeRestService::StatsJson(const MetricsRegistry& metrics) {
+std::string KServeRestService::StatsJson(const WorkerMetrics& metrics) {
   std::string out = "{\"models\":[";
   uint64_t depth = 0;
   int64_t in_flight = 0;
@@ -163,7 +208,7 @@ std::string KServeRestService::StatsJson(const MetricsRegistry& metrics) {
     out.append(fmt::format(
         ",\"version\":\"{}\",\"queue_depth\":{},\"in_flight\":{},"
         "\"latency_ewma_us\":{:.1f},\"queue_capacity\":{}}}",
-        m->version(), m->queue_depth(), m->in_flight(), m->latency_ewma_us(), m->queue_capacity));
+        m->version(), m->queue_depth(), m->in_flight(), m->latency_ewma_us(), m->queue_capacity()));
   }
   const ProcessUsage usage = ReadProcessUsage();
   out.append(

@@ -9,7 +9,7 @@
 //   GET|POST /v2/repository/index               versions and states (body {"ready": true} filters)
 //   POST /v2/repository/models/{m}/load|unload
 //   GET  /v2/stats                              cheap load report for the gateway
-//   GET  /metrics                               Prometheus text
+// (/metrics is core::RegisterMetricsRoute on the registry behind WorkerMetrics.)
 //
 // Errors use the KServe shape {"error": "<message>"} plus "code" (snake-case status code); HTTP
 // status by what the client should do: 400 bad request, 404 unknown model/version, 429 queue full,
@@ -33,11 +33,11 @@ inline constexpr std::string_view kServerVersion = "0.1.0";
 class KServeRestService {
  public:
   // All pointers must outlive the service.
-  KServeRestService(ModelManager* manager, MetricsRegistry* metrics, core::Clock* clock);
+  KServeRestService(ModelManager* manager, WorkerMetrics* metrics, core::Clock* clock);
   void Register(core::http::Router* router);
 
   // The load report (also served over gRPC by WorkerLoadReport): JSON.
-  static std::string StatsJson(const MetricsRegistry& metrics);
+  static std::string StatsJson(const WorkerMetrics& metrics);
 
  private:
   void Infer(core::http::Request& req, core::http::Responder responder);
@@ -45,7 +45,7 @@ class KServeRestService {
   void ModelReady(core::http::Request& req, core::http::Responder responder);
 
   ModelManager* const manager_;
-  MetricsRegistry* const metrics_;
+  WorkerMetrics* const metrics_;
   core::Clock* const clock_;
 };
 

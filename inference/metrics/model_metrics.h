@@ -1,16 +1,34 @@
 #pragma once
-// Load report of the worker: per model-version counters and histograms, rendered as Prometheus text
-// on /metrics, plus the cheap numbers the gateway polls (queue depth, in-flight, latency EWMA).
+// Load report of the worker on the shared core::Registry: per model-version request counts,
+// failures, request/queue/compute durations, pending requests (queue depth), in-flight requests,
+// batch sizes, and per-model load rejections; plus the cheap numbers the gateway polls
+// (GET /v2/stats, WorkerLoadReport.Stats) read back from the same metrics.
 //
-// Written on the request path from several threads: every field is a relaxed atomic; there is no
-// lock on the hot path. Rendering reads a consistent-enough snapshot (counters may be a request
-// apart).
+// Series (labels model, version unless noted):
+//   inference_request_success_total, inference_request_failure_total          counters
+//   inference_request_duration_seconds, inference_queue_duration_seconds,
+//   inference_compute_duration_seconds                                        histograms
+//   inference_batch_size                                  histogram (rows per executed batch)
+//   inference_pending_requests, inference_in_flight_requests,
+//   inference_request_latency_ewma_seconds                                    gauges
+//   inference_version_loaded_total{model}
+//   inference_version_rejected_total{model,reason}     hot-plug verification rejected a version
+//       (or the model's config): reason verification (hash, size, unlisted file, broken chain) |
+//       invalid (malformed manifest) | io (unreadable) | config (bad config.yaml)
+//   inference_version_load_failures_total{model,reason} a verified version failed to load:
+//       reason backend (the runtime refused the model) | warmup (warm-up inference failed or its
+//       outputs contradict the config) | precondition (no backend for the platform, file gone)
 //
-// core/metrics (being written in parallel) will replace Histogram/Render; the recording points
-// (RecordRequest, RecordBatch, ...) are the interface the batcher and protocol code use, so the
-// switch stays inside this component.
+// Hot path: a ModelMetrics is created once per model version at load time and caches its
+// core::Registry children, so recording is a few relaxed atomic operations: no lock, no map lookup,
+// no allocation.
+//
+// Lifetime: core::Registry never drops a label set, so an unloaded version's series stay exposed
+// with their final values (and a reloaded version continues its counters); the families cap label
+// sets at core::kLabelSetsPerFamilyMax. Models() lists only the versions currently loaded.
+//
+// Thread safety: every method may be called from any thread.
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -19,77 +37,96 @@
 #include <string_view>
 #include <vector>
 
+#include "core/metrics/registry.h"
+
 namespace inference {
 
-// Fixed-bucket histogram of non-negative integer observations.
-class Histogram {
- public:
-  static constexpr size_t kBucketsMax = 24;
-  explicit Histogram(std::vector<uint64_t> upper_bounds);  // ascending; CHECK <= kBucketsMax
-  void Observe(uint64_t value);
-  // Appends "<name>_bucket{<labels>,le=..} n" lines, _sum and _count.
-  void Render(std::string* out, std::string_view name, std::string_view labels) const;
+class WorkerMetrics;
 
- private:
-  std::vector<uint64_t> bounds_;
-  std::array<std::atomic<uint64_t>, kBucketsMax + 1> counts_{};
-  std::atomic<uint64_t> sum_{0};
-};
-
+// The metrics of one loaded model version. Created by WorkerMetrics::AddModel.
 class ModelMetrics {
  public:
-  ModelMetrics(std::string model, std::string version);
-
   const std::string& model() const { return model_; }
   const std::string& version() const { return version_; }
+  size_t queue_capacity() const { return queue_capacity_; }
 
+  // One finished request (answered or rejected); durations in nanoseconds.
   void RecordRequest(bool ok, int64_t request_ns, int64_t queue_ns);
+  // One executed batch.
   void RecordBatch(int64_t rows, int64_t compute_ns);
-  void SetQueueDepth(size_t depth) { queue_depth_.store(depth, std::memory_order_relaxed); }
-  void AddInFlight(int64_t delta) { in_flight_.fetch_add(delta, std::memory_order_relaxed); }
+  void SetQueueDepth(size_t depth) { pending_.Set(static_cast<double>(depth)); }
+  void AddInFlight(int64_t delta) { in_flight_.Inc(static_cast<double>(delta)); }
 
-  uint64_t queue_depth() const { return queue_depth_.load(std::memory_order_relaxed); }
-  int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
-  double latency_ewma_us() const { return ewma_us_.load(std::memory_order_relaxed); }
-  uint64_t success_count() const { return success_.load(std::memory_order_relaxed); }
-  uint64_t failure_count() const { return failure_.load(std::memory_order_relaxed); }
-  size_t queue_capacity = 0;
-
-  void Render(std::string* out) const;
+  uint64_t queue_depth() const { return static_cast<uint64_t>(pending_.Value()); }
+  int64_t in_flight() const { return static_cast<int64_t>(in_flight_.Value()); }
+  double latency_ewma_us() const { return latency_ewma_.Value() * 1e6; }
+  uint64_t success_count() const { return static_cast<uint64_t>(success_.Value()); }
+  uint64_t failure_count() const { return static_cast<uint64_t>(failure_.Value()); }
 
  private:
-  const std::string model_, version_, labels_;
-  std::atomic<uint64_t> success_{0}, failure_{0};
-  std::atomic<uint64_t> queue_depth_{0};
-  std::atomic<int64_t> in_flight_{0};
-  std::atomic<double> ewma_us_{0};
-  Histogram request_us_, queue_us_, compute_us_, batch_rows_;
+  friend class WorkerMetrics;
+  ModelMetrics(std::string model, std::string version, size_t queue_capacity,
+               const WorkerMetrics& families);
+
+  const std::string model_, version_;
+  const size_t queue_capacity_;
+  core::Counter& success_;
+  core::Counter& failure_;
+  core::Gauge& pending_;
+  core::Gauge& in_flight_;
+  core::Gauge& latency_ewma_;
+  core::Histogram& request_duration_;
+  core::Histogram& queue_duration_;
+  core::Histogram& compute_duration_;
+  core::Histogram& batch_size_;
 };
 
-// All metrics of the process. Model versions register when loaded and leave when unloaded.
-class MetricsRegistry {
+// The worker's metric families. Registers them on `registry` at construction (a second
+// WorkerMetrics on the same registry is a programming error: duplicate names abort). Process
+// metrics are not registered here: the registry's owner calls core::RegisterProcessMetrics.
+class WorkerMetrics {
  public:
+  // `registry` must outlive this object and every ModelMetrics it creates.
+  explicit WorkerMetrics(core::Registry* registry);
+  WorkerMetrics(const WorkerMetrics&) = delete;
+  WorkerMetrics& operator=(const WorkerMetrics&) = delete;
+
+  // At load time (cold path: takes locks, looks up the families).
   std::shared_ptr<ModelMetrics> AddModel(const std::string& model, const std::string& version,
                                          size_t queue_capacity);
+  // Removes the version from Models() (its series stay; see the header comment).
   void RemoveModel(const ModelMetrics* metrics);
-  // A version rejected by verification or failing to load.
-  void RecordVersionRejected(const std::string& model, std::string_view kind);
+  // Hot-plug outcomes (cold path). `reason` must come from a small fixed set (it is a label).
+  void RecordVersionRejected(const std::string& model, std::string_view reason);
+  void RecordLoadFailure(const std::string& model, std::string_view reason);
   void RecordVersionLoaded(const std::string& model);
 
+  // The versions currently loaded, in load order.
   std::vector<std::shared_ptr<ModelMetrics>> Models() const;
-  std::string RenderPrometheus() const;
+
+  const core::Registry& registry() const { return *registry_; }
 
  private:
+  friend class ModelMetrics;
+  core::Registry* const registry_;
+  core::CounterFamily& success_;
+  core::CounterFamily& failure_;
+  core::GaugeFamily& pending_;
+  core::GaugeFamily& in_flight_;
+  core::GaugeFamily& latency_ewma_;
+  core::HistogramFamily& request_duration_;
+  core::HistogramFamily& queue_duration_;
+  core::HistogramFamily& compute_duration_;
+  core::HistogramFamily& batch_size_;
+  core::CounterFamily& loaded_;
+  core::CounterFamily& rejected_;
+  core::CounterFamily& load_failures_;
+
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<ModelMetrics>> models_;
-  struct Event {
-    std::string model, kind;
-    uint64_t count;
-  };
-  std::vector<Event> rejected_;
-  std::vector<Event> loaded_;
 };
 
+// CPU time and resident memory of this process, for the load report (GET /v2/stats).
 struct ProcessUsage {
   double cpu_seconds = 0;  // user + system
   uint64_t rss_bytes = 0;

@@ -131,6 +131,7 @@ absl::StatusOr<ModelConfig> ParseUnsafe(std::string_view yaml_text, std::string_
                 c.dynamic_batching.preferred_batch_sizes.end());
     }
     c.dynamic_batching.queue_size_max = db["queue_size_max"].as<size_t>(1024);
+    c.dynamic_batching.adaptive_release = db["adaptive_release"].as<bool>(true);
     if (c.dynamic_batching.queue_size_max < 1 ||
         c.dynamic_batching.queue_size_max > kQueueSizeMax) {
       return Invalid(model, "dynamic_batching.queue_size_max",

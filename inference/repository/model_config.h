@@ -2,16 +2,17 @@
 // ModelConfig: <repo>/<model>/config.yaml, parsed and validated.
 //
 //   platform: torchscript | onnx
-//   max_batch_size: 128            # 0: the model has no batch dimension; requests are never merged
-//   default_model_filename: model.pt   # optional; default model.pt (torchscript) / model.onnx
-//   (onnx) inputs:  [{name: input,  datatype: FP32, dims: [64]}]    # dims exclude the batch
-//   dimension outputs: [{name: output, datatype: FP32, dims: [10]}]    # -1: variable size
-//   dynamic_batching: {max_queue_delay_us: 200, preferred_batch_sizes: [32, 64], queue_size_max:
-//   1024} instances: 1                   # execution contexts, each with its own thread
-//   threads_per_instance: 1        # intra-op threads of each context
-//   priority_levels: 3             # request priority 1 (highest) .. priority_levels; 0 ->
-//   default_priority default_priority: 2 version_policy: latest 1 | all | specific [1, 3]     (or
-//   the map forms {latest: 1}, {specific: [..]})
+//   max_batch_size: 128     # 0: the model has no batch dimension; requests are never merged
+//   default_model_filename: model.pt   # optional; default model.pt / model.onnx (onnx)
+//   inputs:  [{name: input,  datatype: FP32, dims: [64]}]   # dims exclude the batch dimension
+//   outputs: [{name: output, datatype: FP32, dims: [10]}]   # -1: variable size
+//   dynamic_batching: {max_queue_delay_us: 200, preferred_batch_sizes: [32, 64],
+//                      queue_size_max: 1024, adaptive_release: true}
+//   instances: 1            # execution contexts, each with its own thread
+//   threads_per_instance: 1 # intra-op threads of each context
+//   priority_levels: 3      # request priority 1 (highest) .. priority_levels; 0 ->
+//   default_priority default_priority: 2 version_policy: latest 1 | all | specific [1, 3]   (or the
+//   maps {latest: 1}, {specific: [..]})
 //
 // Parsing never throws: yaml-cpp exceptions are caught at this edge and returned as InvalidArgument
 // naming the file and field.
@@ -43,6 +44,8 @@ struct DynamicBatchingConfig {
   int64_t max_queue_delay_us = 100;
   std::vector<int> preferred_batch_sizes;  // ascending
   size_t queue_size_max = 1024;
+  // Release at once when arrivals do not overlap (low load); see batcher/batch_queue.h.
+  bool adaptive_release = true;
 };
 
 struct VersionPolicy {

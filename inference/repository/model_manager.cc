@@ -35,6 +35,7 @@ std::string Fingerprint(const std::string& dir) {
   return fp;
 }
 
+// The `reason` label of inference_version_rejected_total (verification outcome).
 std::string_view RejectKind(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kDataLoss:
@@ -42,8 +43,16 @@ std::string_view RejectKind(const absl::Status& s) {
     case absl::StatusCode::kInvalidArgument:
       return "invalid";
     default:
-      return "load";
+      return "io";
   }
+}
+
+// The `reason` label of inference_version_load_failures_total (LoadVersion outcome).
+std::string_view LoadFailureKind(const absl::Status& s) {
+  const std::string_view message(s.message().data(), s.message().size());
+  if (message.starts_with("warm-up")) return "warmup";
+  if (absl::IsFailedPrecondition(s)) return "precondition";
+  return "backend";
 }
 
 // Checks a warm-up output against the config (wildcard -1 dims match anything).
@@ -397,7 +406,7 @@ absl::Status ModelManager::Reconcile(const std::string& model) {
       if (!s.ok()) {
         failed = true;
         SetState(model, v, VersionState::kFailed, std::string(s.message()));
-        options_.metrics->RecordVersionRejected(model, RejectKind(s));
+        options_.metrics->RecordLoadFailure(model, LoadFailureKind(s));
         spdlog::warn("repository: {}/{} FAILED to load: {}", model, v, std::string(s.message()));
       }
     }
@@ -479,6 +488,7 @@ absl::Status ModelManager::LoadVersion(const std::string& model, const ModelConf
   bo.queue.preferred_batch_sizes = config.dynamic_batching.preferred_batch_sizes;
   bo.queue.queue_size_max = config.dynamic_batching.queue_size_max;
   bo.queue.priority_levels = config.priority_levels;
+  bo.queue.adaptive_release = config.dynamic_batching.adaptive_release;
   bo.output_count = config.outputs.size();
   bo.clock = clock_;
   bo.metrics = metrics.get();

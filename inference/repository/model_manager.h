@@ -102,7 +102,7 @@ class VersionLease {
 struct ModelManagerOptions {
   std::string repo;
   std::map<std::string, BackendFactory> backends;  // platform ("torchscript", "onnx") -> factory
-  MetricsRegistry* metrics = nullptr;              // required
+  WorkerMetrics* metrics = nullptr;                // required
   core::Clock* clock = nullptr;                    // default: real clock
   int drain_timeout_ms = 30000;                    // then the version is unloaded anyway
 };

@@ -75,7 +75,8 @@ class ModelManagerTest : public ::testing::Test {
   std::string State(const std::string& v) { return States()[v].first; }
 
   core::testing::TempDir tmp_;
-  MetricsRegistry metrics_;
+  core::Registry registry_;
+  WorkerMetrics metrics_{&registry_};
   std::unique_ptr<ModelManager> manager_;
 };
 
@@ -119,8 +120,16 @@ TEST_F(ModelManagerTest, RejectedVersionsNeverBlockLaterOnes) {
   ASSERT_TRUE(Sync().ok());
   EXPECT_EQ(State("5"), "READY");
   EXPECT_EQ(State("1"), "UNLOADED");
-  EXPECT_NE(metrics_.RenderPrometheus().find("inference_version_rejected_total{model=\"m\""),
-            std::string::npos);
+  const std::string text = registry_.ExposeText();
+  EXPECT_NE(text.find("inference_version_rejected_total{model=\"m\",reason=\"verification\"}"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("inference_version_load_failures_total{model=\"m\",reason=\"backend\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("inference_version_load_failures_total{model=\"m\",reason=\"warmup\"} 1\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(ModelManagerTest, DrainWaitsForLeasesThenUnloads) {

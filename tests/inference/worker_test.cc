@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "core/http/testing/test_client.h"
@@ -30,6 +32,7 @@ using core::testing::TempDir;
 using nlohmann::json;
 
 std::string g_worker, g_repo_tool, g_models;
+constexpr char kPromtool[] = "/usr/bin/promtool";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -367,12 +370,115 @@ TEST_F(InferenceWorkerTest, HealthMetadataStatsAndMetrics) {
   ASSERT_EQ(metrics->status, 200);
   for (const char* name :
        {"inference_request_success_total{model=\"mlp\"", "inference_request_failure_total",
-        "inference_request_duration_us_bucket", "inference_queue_duration_us_bucket",
-        "inference_compute_duration_us_bucket", "inference_pending_request_count",
+        "inference_request_duration_seconds_bucket", "inference_queue_duration_seconds_bucket",
+        "inference_compute_duration_seconds_bucket", "inference_pending_requests",
         "inference_batch_size_bucket", "process_cpu_seconds_total",
         "process_resident_memory_bytes"}) {
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
   }
+}
+
+// Samples of a Prometheus text exposition: "name{labels}" -> value (comments skipped).
+std::map<std::string, double> ParseExposition(const std::string& text) {
+  std::map<std::string, double> samples;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    samples[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return samples;
+}
+
+// Runs the real `promtool check metrics` on `text`; returns its exit code and output.
+std::pair<int, std::string> Promtool(const TempDir& dir, const std::string& text) {
+  const std::string in = dir.File("metrics.txt");
+  const std::string out = dir.File("promtool.log");
+  std::ofstream(in, std::ios::trunc) << text;
+  core::testing::ChildOptions o;
+  o.log_path = out;
+  auto child = ChildProcess::Start(
+      {"/bin/sh", "-c", fmt::format("{} check metrics < {}", kPromtool, in)}, o);
+  if (!child.ok()) return {-1, std::string(child.status().message())};
+  auto rc = (*child)->Wait(60000);
+  return {rc.ok() ? *rc : -1, ReadFile(out)};
+}
+
+TEST_F(InferenceWorkerTest, MetricsPassPromtoolAndCountEveryInference) {
+  // Never skipped: a /metrics format check that silently does not run is how broken endpoints ship.
+  ASSERT_TRUE(fs::exists(kPromtool)) << kPromtool << " missing: apt-get install prometheus";
+  auto client = worker_->Client();
+  ASSERT_NE(client, nullptr);
+  const std::string mv = R"({model="mlp",version="1"})";
+  auto before = ParseExposition(client->Get("/metrics")->body);
+
+  constexpr int kRequests = 25;
+  Reference ref = LoadReference("mlp");
+  for (int i = 0; i < kRequests; ++i) {
+    auto r = client->Post("/v2/models/mlp/infer", InferBody(ref.input_shape, ref.input));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  // One single-row request, then one bad request (wrong shape) that must count as a failure.
+  const int64_t rows = ref.input_shape[0];
+  const std::vector<float> one_row(ref.input.begin(), ref.input.begin() + 64);
+  ASSERT_EQ(client->Post("/v2/models/mlp/infer", InferBody({1, 64}, one_row))->status, 200);
+  ASSERT_EQ(
+      client->Post("/v2/models/mlp/infer", InferBody({1, 63}, std::vector<float>(63, 0)))->status,
+      400);
+
+  auto r = client->Get("/metrics");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->status, 200);
+  EXPECT_NE(r->header("content-type").find("text/plain; version=0.0.4"), std::string::npos)
+      << r->header("content-type");
+  TempDir dir;
+  auto [rc, report] = Promtool(dir, r->body);
+  EXPECT_EQ(rc, 0) << "promtool check metrics:\n" << report << "\n--- exposition:\n" << r->body;
+
+  auto after = ParseExposition(r->body);
+  auto delta = [&](const std::string& series) {
+    EXPECT_TRUE(after.count(series)) << series << " missing from /metrics:\n" << r->body;
+    return after[series] - before[series];  // absent before: 0
+  };
+  EXPECT_EQ(delta("inference_request_success_total" + mv), kRequests + 1);
+  EXPECT_EQ(delta("inference_request_failure_total" + mv), 1);
+  // Every request (failures included) has a duration; batches are counted once each.
+  EXPECT_EQ(delta("inference_request_duration_seconds_count" + mv), kRequests + 2);
+  EXPECT_EQ(delta("inference_queue_duration_seconds_count" + mv), kRequests + 2);
+  // Sequential requests on one connection: one batch each (the bad one never reaches the batcher).
+  const double batches = delta("inference_batch_size_count" + mv);
+  EXPECT_EQ(batches, kRequests + 1);
+  EXPECT_EQ(delta("inference_batch_size_sum" + mv), kRequests * rows + 1);  // rows
+  EXPECT_EQ(delta("inference_compute_duration_seconds_count" + mv), batches);
+  EXPECT_EQ(
+      delta(fmt::format(R"(inference_batch_size_bucket{{model="mlp",version="1",le="{}"}})", rows)),
+      batches);
+  EXPECT_EQ(
+      after[R"(inference_request_duration_seconds_bucket{model="mlp",version="1",le="+Inf"})"],
+      after["inference_request_duration_seconds_count" + mv]);
+  // Durations: positive, and an MLP answers well within a second on average.
+  const double mean_s = delta("inference_request_duration_seconds_sum" + mv) / (kRequests + 2);
+  EXPECT_GT(mean_s, 0);
+  EXPECT_LT(mean_s, 1.0);
+  EXPECT_GT(delta("inference_compute_duration_seconds_sum" + mv), 0);
+  EXPECT_GE(delta("inference_queue_duration_seconds_sum" + mv), 0);
+  // Nothing is waiting or in flight once every answer is in.
+  EXPECT_EQ(after["inference_pending_requests" + mv], 0);
+  EXPECT_EQ(after["inference_in_flight_requests" + mv], 0);
+  EXPECT_GT(after["inference_request_latency_ewma_seconds" + mv], 0);
+  EXPECT_GE(after[R"(inference_version_loaded_total{model="mlp"})"], 1);
+  // Every demo model has its series from load time on.
+  for (const char* name : kDemoModels) {
+    EXPECT_TRUE(after.count(
+        fmt::format(R"(inference_request_success_total{{model="{}",version="1"}})", name)))
+        << name;
+  }
+  EXPECT_GT(after["process_cpu_seconds_total"], 0);
+  EXPECT_GT(after["process_resident_memory_bytes"], 10e6);  // libtorch alone is more
+  EXPECT_GT(after["process_open_fds"], 0);
 }
 
 TEST(InferenceWorkerRepositoryTest, HotSwapUnderLoadLosesNoRequest) {
@@ -487,7 +593,8 @@ TEST(InferenceWorkerRepositoryTest, QueueFullIs429AndExpiredDeadlineIs504) {
                  std::string("preferred_batch_sizes: [32, 64]").size(),
                  "preferred_batch_sizes: []");
   config.replace(config.find("queue_size_max: "), std::string("queue_size_max: 4096").size(),
-                 "queue_size_max: 1");
+                 // The lone requests below must wait: no adaptive early release.
+                 "queue_size_max: 1\n  adaptive_release: false");
   const std::string repo = MakeMlpRepo(dir, config);
   Worker worker(repo);
   auto client = worker.Client();
@@ -503,7 +610,11 @@ TEST(InferenceWorkerRepositoryTest, QueueFullIs429AndExpiredDeadlineIs504) {
     auto w = c->Post("/v2/models/mlp/infer", InferBody(ref.input_shape, ref.input));
     EXPECT_EQ(w->status, 200);
   });
-  while (json::parse(client->Get("/v2/stats")->body)["queue_depth"] != 1) std::this_thread::yield();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (json::parse(client->Get("/v2/stats")->body)["queue_depth"] != 1) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the request never queued";
+    std::this_thread::yield();
+  }
   r = client->Post("/v2/models/mlp/infer", InferBody(ref.input_shape, ref.input));
   EXPECT_EQ(r->status, 429) << r->body;
   waiting.join();
