@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   app.add_option("--target", target, "System and protocol")
       ->required()
       ->check(CLI::IsMember(
-          {"stockd-http", "stockd-batch", "redis-lua", "redis-lua-pipelined", "postgres"}));
+          {"stockd-http", "stockd-batch", "stockd-grpc-batch", "redis-lua",
+                             "redis-lua-pipelined", "postgres"}));
   app.add_option("--workload", workload_name, "hot: one SKU; uniform: --skus SKUs, uniform")
       ->check(CLI::IsMember({"hot", "uniform"}))
       ->capture_default_str();
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--host", options.host, "Server IP")->capture_default_str();
   app.add_option("--port", options.port, "Server port (stockd HTTP or Redis)");
+  app.add_option("--grpc-port", options.grpc_port, "stockd gRPC port (stockd-grpc-batch)");
   app.add_option("--pg", options.pg_conninfo, "libpq conninfo for --target postgres");
   app.add_option("--lua", options.lua_path, "Redis reservation script")->capture_default_str();
   app.add_option("--schema", options.schema_path, "PostgreSQL schema")->capture_default_str();
@@ -78,7 +80,9 @@ int main(int argc, char** argv) {
   }
 
   absl::StatusOr<inventory_bench::TargetResult> r;
-  if (target == "stockd-http" || target == "stockd-batch") {
+  if (target == "stockd-grpc-batch") {
+    r = inventory_bench::RunStockdGrpcBatch(options, w);
+  } else if (target == "stockd-http" || target == "stockd-batch") {
     r = inventory_bench::RunStockd(options, w, target == "stockd-batch");
   } else if (target == "redis-lua" || target == "redis-lua-pipelined") {
     r = inventory_bench::RunRedisLua(options, w, target == "redis-lua-pipelined");
@@ -90,7 +94,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& v = r->verify;
-  const bool batched = target == "stockd-batch" || target == "redis-lua-pipelined";
+  const bool batched = target == "stockd-batch" || target == "stockd-grpc-batch" ||
+                       target == "redis-lua-pipelined";
   std::printf(
       "%s oversold=%lld rejected=%llu stock=%s reservations=%llu req/s=%.0f batch=%d "
       "skus_checked=%llu skus_inconsistent=%llu\n",

@@ -6,7 +6,10 @@
 #include <string_view>
 
 #include "bench/inventory/targets.h"
+#include "bench/loadgen/grpc_load.h"
 #include "bench/loadgen/http_load.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "inventory/v1/inventory.pb.h"
 
 namespace inventory_bench {
 namespace {
@@ -141,7 +144,81 @@ absl::Status Verify(const TargetOptions& options, const Workload& w, const AckLe
   return absl::OkStatus();
 }
 
+// gRPC Batch: `w.batch` reserve ops per call. The request is built in a reused message (the
+// strings keep their capacity) and serialized straight into the call's ByteBuffer.
+absl::StatusOr<loadgen::LoadResult> RunGrpcBatch(const TargetOptions& options, const Workload& w,
+                                                 AckLedger* ledger) {
+  loadgen::GrpcLoadOptions o;
+  o.target = fmt::format("{}:{}", options.host, options.grpc_port);
+  o.method = "/inventory.v1.Inventory/Batch";
+  o.load = options.load;
+  return loadgen::RunGrpcLoad(
+      o,
+      [&](uint64_t seq, grpc::ByteBuffer* out) {
+        thread_local inventory::v1::BatchRequest req;
+        if (req.ops_size() != w.batch) {
+          req.Clear();
+          for (int j = 0; j < w.batch; ++j) {
+            auto* r = req.add_ops()->mutable_reserve();
+            r->add_items()->set_qty(w.qty);
+            r->set_ttl_ms(w.ttl_ms);
+          }
+        }
+        for (int j = 0; j < w.batch; ++j) {
+          const uint64_t op = seq * w.batch + j;
+          auto* r = req.mutable_ops(j)->mutable_reserve();
+          std::string* id = r->mutable_reservation_id();
+          id->clear();
+          fmt::format_to(std::back_inserter(*id), "{}-{}", w.run_tag, op);
+          r->mutable_items(0)->set_sku(w.Sku(w.SkuIndex(op)));
+        }
+        bool own = false;
+        out->Clear();  // the serializer writes into an empty buffer only
+        (void)grpc::SerializationTraits<inventory::v1::BatchRequest>::Serialize(req, out, &own);
+      },
+      [&](uint64_t seq, const grpc::Status& status, const grpc::ByteBuffer& response) {
+        loadgen::Counts c;
+        if (!status.ok()) {
+          c.errors = w.batch;
+          return c;
+        }
+        thread_local inventory::v1::BatchResponse resp;
+        grpc::ByteBuffer copy = response;  // refcounted slices, no bytes copied
+        if (!grpc::SerializationTraits<inventory::v1::BatchResponse>::Deserialize(&copy, &resp)
+                 .ok() ||
+            resp.results_size() != w.batch) {
+          c.errors = w.batch;
+          return c;
+        }
+        for (int j = 0; j < w.batch; ++j) {
+          const int status_code = resp.results(j).http_status();
+          const uint64_t op = seq * w.batch + j;
+          if (status_code == 201) {
+            ++c.ok;
+            ledger->Add(w.SkuIndex(op), w.qty);
+          } else if (status_code == 409) {
+            ++c.rejected;
+          } else {
+            ++c.errors;
+          }
+        }
+        return c;
+      });
+}
+
 }  // namespace
+
+absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options,
+                                                const Workload& w) {
+  if (options.grpc_port == 0) return absl::InvalidArgumentError("--grpc-port is required");
+  if (auto s = Seed(options, w); !s.ok()) return s;
+  AckLedger ledger(w.sku_count);
+  auto load = RunGrpcBatch(options, w, &ledger);
+  if (!load.ok()) return load.status();
+  TargetResult result{*std::move(load), {}};
+  if (auto s = Verify(options, w, ledger, &result.verify); !s.ok()) return s;
+  return result;
+}
 
 absl::StatusOr<TargetResult> RunStockd(const TargetOptions& options, const Workload& w,
                                        bool batch) {

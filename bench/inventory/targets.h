@@ -14,6 +14,7 @@ namespace inventory_bench {
 struct TargetOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
+  uint16_t grpc_port = 0;   // stockd gRPC (stockd-grpc-batch)
   std::string pg_conninfo;  // PostgreSQL only
   std::string lua_path;     // Redis only: the reservation script
   std::string schema_path;  // PostgreSQL only: DDL run before seeding
@@ -29,6 +30,9 @@ struct TargetResult {
 // POST /v1/batch. Expects a stockd with none of the workload's SKUs yet (fresh data dir).
 absl::StatusOr<TargetResult> RunStockd(const TargetOptions& options, const Workload& workload,
                                        bool batch);
+// stockd over gRPC: Workload::batch reserve ops per Batch call (seeding and the read-back go
+// through HTTP on `port`).
+absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options, const Workload& w);
 // Redis with the Lua script (EVALSHA), one call per request or Workload::batch calls pipelined.
 // Flushes the Redis database first.
 absl::StatusOr<TargetResult> RunRedisLua(const TargetOptions& options, const Workload& workload,

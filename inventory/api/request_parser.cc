@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 #include "inventory/engine/limits.h"
 #include "simdjson.h"
 
@@ -23,16 +25,33 @@ enum FieldBit : uint32_t {
   kFQty = 256,
 };
 
-std::string Join(std::string_view prefix, std::string_view field) {
-  if (prefix.empty()) return std::string(field);
-  return fmt::format("{}.{}", prefix, field);
-}
+// The JSON path of a value ("ops[3].items[0].qty"), built on the stack as the parser descends and
+// rendered only when an error names it: rendering every path eagerly cost a third of the
+// instructions of a batch parse (callgrind).
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view key;  // member name; empty for an array element or the root
+  int64_t index = -1;    // array element index when >= 0
 
-FieldError TypeError(std::string_view prefix, std::string_view field, std::string_view want) {
+  std::string Render() const {
+    std::string out = parent ? parent->Render() : std::string();
+    if (index >= 0) {
+      fmt::format_to(std::back_inserter(out), "[{}]", index);
+    } else if (!key.empty()) {
+      if (!out.empty()) out += '.';
+      out.append(key.data(), key.size());
+    }
+    return out;
+  }
+};
+
+std::string Join(const Path& prefix, std::string_view field) { return Path{&prefix, field}.Render(); }
+
+FieldError TypeError(const Path& prefix, std::string_view field, std::string_view want) {
   return FieldError{Join(prefix, field), fmt::format("expected {}", want)};
 }
 
-std::optional<FieldError> GetString(od::value& v, std::string_view prefix, std::string_view field,
+std::optional<FieldError> GetString(od::value& v, const Path& prefix, std::string_view field,
                                     std::string* out) {
   std::string_view s;
   if (v.get_string().get(s) != simdjson::SUCCESS) return TypeError(prefix, field, "a string");
@@ -40,7 +59,7 @@ std::optional<FieldError> GetString(od::value& v, std::string_view prefix, std::
   return std::nullopt;
 }
 
-std::optional<FieldError> GetInt(od::value& v, std::string_view prefix, std::string_view field,
+std::optional<FieldError> GetInt(od::value& v, const Path& prefix, std::string_view field,
                                  int64_t* out) {
   const auto err = v.get_int64().get(*out);
   if (err == simdjson::NUMBER_OUT_OF_RANGE) {
@@ -50,37 +69,38 @@ std::optional<FieldError> GetInt(od::value& v, std::string_view prefix, std::str
   return std::nullopt;
 }
 
-std::optional<FieldError> Mark(uint32_t* seen, uint32_t bit, std::string_view prefix,
+std::optional<FieldError> Mark(uint32_t* seen, uint32_t bit, const Path& prefix,
                                std::string_view key) {
   if (*seen & bit) return FieldError{Join(prefix, key), "duplicate field"};
   *seen |= bit;
   return std::nullopt;
 }
 
-std::optional<FieldError> ParseItems(od::value& v, std::string_view prefix, Items* items) {
+std::optional<FieldError> ParseItems(od::value& v, const Path& prefix, Items* items) {
   od::array arr;
   if (v.get_array().get(arr) != simdjson::SUCCESS) return TypeError(prefix, "items", "an array");
+  const Path items_path{&prefix, "items"};
   size_t i = 0;
   for (auto element : arr) {
-    const std::string item_path = fmt::format("{}[{}]", Join(prefix, "items"), i);
+    const Path item_path{&items_path, {}, static_cast<int64_t>(i)};
     if (i >= kReservationItemsMax) {
-      return FieldError{Join(prefix, "items"),
+      return FieldError{items_path.Render(),
                         fmt::format("more than {} items", kReservationItemsMax)};
     }
     od::object obj;
     if (element.get_object().get(obj) != simdjson::SUCCESS) {
-      return FieldError{item_path, "expected an object {\"sku\": string, \"qty\": int}"};
+      return FieldError{item_path.Render(), "expected an object {\"sku\": string, \"qty\": int}"};
     }
     Item& item = items->emplace_back();
     uint32_t seen = 0;
     for (auto field : obj) {
       std::string_view key;
       if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
-        return FieldError{item_path, "malformed JSON"};
+        return FieldError{item_path.Render(), "malformed JSON"};
       }
       od::value value;
       if (field.value().get(value) != simdjson::SUCCESS)
-        return FieldError{item_path, "malformed JSON"};
+        return FieldError{item_path.Render(), "malformed JSON"};
       if (key == "sku") {
         if (auto e = Mark(&seen, kFSku, item_path, key)) return e;
         if (auto e = GetString(value, item_path, key, &item.sku)) return e;
@@ -130,7 +150,7 @@ uint32_t RequiredFields(OpKind kind) {
 // Parses the fields of one operation object. The kind is known beforehand (REST: op->kind) or read
 // from "op" (batch: `kind_from_body`), which may appear anywhere in the object. `preset`: fields
 // already filled from the URL path (they count as present).
-std::optional<FieldError> ParseOpObject(od::object& obj, std::string_view prefix,
+std::optional<FieldError> ParseOpObject(od::object& obj, const Path& prefix,
                                         bool kind_from_body, uint32_t preset, Operation* op) {
   uint32_t seen = 0;
   // Fields are collected in any order; the kind check happens after the loop.
@@ -138,7 +158,8 @@ std::optional<FieldError> ParseOpObject(od::object& obj, std::string_view prefix
   for (auto field : obj) {
     std::string_view key;
     if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
-      return FieldError{prefix.empty() ? "body" : std::string(prefix), "malformed JSON"};
+      std::string path = prefix.Render();
+      return FieldError{path.empty() ? "body" : std::move(path), "malformed JSON"};
     }
     od::value value;
     if (field.value().get(value) != simdjson::SUCCESS) {
@@ -256,7 +277,7 @@ std::optional<FieldError> ParseAdjust(std::string_view body, size_t padded_size,
   op->kind = OpKind::kAdjust;
   op->sku.assign(sku.data(), sku.size());
   const std::string path_sku = op->sku;
-  if (auto e = ParseOpObject(d.root, "", /*kind_from_body=*/false, kFSku, op)) return e;
+  if (auto e = ParseOpObject(d.root, Path{}, /*kind_from_body=*/false, kFSku, op)) return e;
   if (op->sku != path_sku) return FieldError{"sku", "differs from the SKU in the path"};
   return CheckEnd(&d);
 }
@@ -265,7 +286,7 @@ std::optional<FieldError> ParseReserve(std::string_view body, size_t padded_size
   Doc d;
   if (auto e = OpenObject(body, padded_size, &d)) return e;
   op->kind = OpKind::kReserve;
-  if (auto e = ParseOpObject(d.root, "", /*kind_from_body=*/false, 0, op)) return e;
+  if (auto e = ParseOpObject(d.root, Path{}, /*kind_from_body=*/false, 0, op)) return e;
   return CheckEnd(&d);
 }
 
@@ -285,14 +306,15 @@ std::optional<FieldError> ParseBatch(std::string_view body, size_t padded_size,
     if (field.value().get_array().get(arr) != simdjson::SUCCESS) {
       return FieldError{"ops", "expected an array"};
     }
+    const Path ops_path{nullptr, "ops"};
     size_t i = 0;
     for (auto element : arr) {
       if (i >= kBatchOpsMax)
         return FieldError{"ops", fmt::format("more than {} ops", kBatchOpsMax)};
-      const std::string prefix = fmt::format("ops[{}]", i);
+      const Path prefix{&ops_path, {}, static_cast<int64_t>(i)};
       od::object obj;
       if (element.get_object().get(obj) != simdjson::SUCCESS) {
-        return FieldError{prefix, "expected an object"};
+        return FieldError{prefix.Render(), "expected an object"};
       }
       Operation& op = ops->emplace_back();
       if (auto e = ParseOpObject(obj, prefix, /*kind_from_body=*/true, 0, &op)) return e;
