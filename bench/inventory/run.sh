@@ -21,7 +21,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 BATCH=${BATCH:-64}
 SKUS=${SKUS:-100000}
 WORKLOADS=${WORKLOADS:-hot uniform}
-TARGETS=${TARGETS:-stockd-http stockd-batch redis-lua redis-lua-pipelined postgres}
+TARGETS=${TARGETS:-stockd-http stockd-batch stockd-grpc-batch redis-lua redis-lua-pipelined postgres}
 REDIS_PORT=${REDIS_PORT:-18637}
 PG_PORT=${PG_PORT:-18543}
 STOCKD_HTTP_PORT=${STOCKD_HTTP_PORT:-18580}
@@ -114,7 +114,7 @@ declare -A OPS
 run_one() {  # run_one TARGET WORKLOAD
   local target=$1 workload=$2 port=0 extra=()
   case $target in
-    stockd-*) port=$STOCKD_HTTP_PORT ;;
+    stockd-*) port=$STOCKD_HTTP_PORT; extra=(--grpc-port "$STOCKD_GRPC_PORT") ;;
     redis-*) port=$REDIS_PORT ;;
     postgres) extra=(--pg "$PG_CONNINFO") ;;
   esac
