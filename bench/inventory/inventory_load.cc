@@ -31,8 +31,7 @@ int main(int argc, char** argv) {
   int batch = 64;
   app.add_option("--target", target, "System and protocol")
       ->required()
-      ->check(CLI::IsMember(
-          {"stockd-http", "stockd-batch", "stockd-grpc-batch", "redis-lua",
+      ->check(CLI::IsMember({"stockd-http", "stockd-batch", "stockd-grpc-batch", "redis-lua",
                              "redis-lua-pipelined", "postgres"}));
   app.add_option("--workload", workload_name, "hot: one SKU; uniform: --skus SKUs, uniform")
       ->check(CLI::IsMember({"hot", "uniform"}))
@@ -94,8 +93,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& v = r->verify;
-  const bool batched = target == "stockd-batch" || target == "stockd-grpc-batch" ||
-                       target == "redis-lua-pipelined";
+  const bool batched =
+      target == "stockd-batch" || target == "stockd-grpc-batch" || target == "redis-lua-pipelined";
   std::printf(
       "%s oversold=%lld rejected=%llu stock=%s reservations=%llu req/s=%.0f batch=%d "
       "skus_checked=%llu skus_inconsistent=%llu\n",

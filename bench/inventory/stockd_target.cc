@@ -38,6 +38,20 @@ bool FindInt(std::string_view json, std::string_view key, int64_t* value, size_t
   return std::from_chars(json.data() + p, json.data() + json.size(), *value).ec == std::errc();
 }
 
+// Counts one batch op by its HTTP-like status: 201 created a reservation (recorded in the
+// ledger), 409 was refused for stock, anything else is an error.
+void CountOp(const Workload& w, AckLedger* ledger, uint64_t op, int64_t status,
+             loadgen::Counts* c) {
+  if (status == 201) {
+    ++c->ok;
+    ledger->Add(w.SkuIndex(op), w.qty);
+  } else if (status == 409) {
+    ++c->rejected;
+  } else {
+    ++c->errors;
+  }
+}
+
 // Per-op outcome of a /v1/batch response: counts the ops that created a reservation (HTTP-like
 // status 201 per result) and those refused for stock. Adapt here if the result encoding changes.
 loadgen::Counts ClassifyBatchResponse(const Workload& w, AckLedger* ledger, uint64_t seq,
@@ -61,15 +75,7 @@ loadgen::Counts ClassifyBatchResponse(const Workload& w, AckLedger* ledger, uint
       break;
     }
     pos = at + 9;
-    const uint64_t op = seq * w.batch + j;
-    if (op_status == 201) {
-      ++c.ok;
-      ledger->Add(w.SkuIndex(op), w.qty);
-    } else if (op_status == 409) {
-      ++c.rejected;
-    } else {
-      ++c.errors;
-    }
+    CountOp(w, ledger, seq * w.batch + j, op_status, &c);
   }
   return c;
 }
@@ -191,16 +197,7 @@ absl::StatusOr<loadgen::LoadResult> RunGrpcBatch(const TargetOptions& options, c
           return c;
         }
         for (int j = 0; j < w.batch; ++j) {
-          const int status_code = resp.results(j).http_status();
-          const uint64_t op = seq * w.batch + j;
-          if (status_code == 201) {
-            ++c.ok;
-            ledger->Add(w.SkuIndex(op), w.qty);
-          } else if (status_code == 409) {
-            ++c.rejected;
-          } else {
-            ++c.errors;
-          }
+          CountOp(w, ledger, seq * w.batch + j, resp.results(j).http_status(), &c);
         }
         return c;
       });
@@ -208,8 +205,7 @@ absl::StatusOr<loadgen::LoadResult> RunGrpcBatch(const TargetOptions& options, c
 
 }  // namespace
 
-absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options,
-                                                const Workload& w) {
+absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options, const Workload& w) {
   if (options.grpc_port == 0) return absl::InvalidArgumentError("--grpc-port is required");
   if (auto s = Seed(options, w); !s.ok()) return s;
   AckLedger ledger(w.sku_count);

@@ -45,7 +45,9 @@ struct Path {
   }
 };
 
-std::string Join(const Path& prefix, std::string_view field) { return Path{&prefix, field}.Render(); }
+std::string Join(const Path& prefix, std::string_view field) {
+  return Path{&prefix, field}.Render();
+}
 
 FieldError TypeError(const Path& prefix, std::string_view field, std::string_view want) {
   return FieldError{Join(prefix, field), fmt::format("expected {}", want)};
@@ -150,8 +152,8 @@ uint32_t RequiredFields(OpKind kind) {
 // Parses the fields of one operation object. The kind is known beforehand (REST: op->kind) or read
 // from "op" (batch: `kind_from_body`), which may appear anywhere in the object. `preset`: fields
 // already filled from the URL path (they count as present).
-std::optional<FieldError> ParseOpObject(od::object& obj, const Path& prefix,
-                                        bool kind_from_body, uint32_t preset, Operation* op) {
+std::optional<FieldError> ParseOpObject(od::object& obj, const Path& prefix, bool kind_from_body,
+                                        uint32_t preset, Operation* op) {
   uint32_t seen = 0;
   // Fields are collected in any order; the kind check happens after the loop.
   std::string kind_name;
