@@ -13,7 +13,7 @@ PACKAGES=(
   libsimdjson-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # test and benchmark peers
-  prometheus nginx-light wrk curl procps util-linux
+  prometheus nginx-light wrk curl openssl procps util-linux
   # inference (issue 4)
   libtorch-dev libopencv-dnn-dev libopenblas0-openmp python3-torch python3-flask gunicorn python3-numpy
   python3-onnx

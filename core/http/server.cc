@@ -7,6 +7,7 @@
 
 #include <array>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <charconv>
@@ -27,6 +28,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using Protocol = asio::generic::stream_protocol;
 using Socket = Protocol::socket;
+using TlsStream = asio::ssl::stream<Socket&>;
 
 constexpr int kSweepIntervalMs = 100;
 
@@ -86,6 +88,11 @@ std::string_view ReasonPhrase(int status) {
 
 class Connection;
 
+struct HttpServer::Tls {
+  explicit Tls(asio::ssl::context c) : context(std::move(c)) {}
+  asio::ssl::context context;
+};
+
 struct IoThread {
   asio::io_context ctx{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard{ctx.get_executor()};
@@ -108,6 +115,7 @@ struct IoThread {
 struct HttpServer::Impl {
   ServerOptions options;
   const Router* router;
+  std::shared_ptr<HttpServer::Tls> tls;  // null: plain
   asio::io_context accept_ctx{1};
   std::optional<asio::basic_socket_acceptor<Protocol>> acceptor;
   std::thread accept_thread;
@@ -198,15 +206,48 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
     sweep_index_ = io_->conns.size();
     io_->conns.push_back(this);
     last_activity_ms_ = io_->now_ms;
+    if (server_->tls != nullptr) {
+      if (reject) {  // no handshake is spent on a connection that is refused anyway
+        Close();
+        return;
+      }
+      tls_ = std::make_unique<TlsStream>(socket_, server_->tls->context);
+      state_ = State::kHandshake;
+      tls_->async_handshake(asio::ssl::stream_base::server,
+                            [self = shared_from_this()](beast::error_code ec) {
+                              if (self->state_ == State::kClosed) return;
+                              if (ec) {
+                                self->Close();
+                                return;
+                              }
+                              self->last_activity_ms_ = self->io_->now_ms;
+                              self->StartReading();
+                            });
+      return;
+    }
     if (reject) {
       keep_alive_ = false;
       state_ = State::kHandling;
       WriteResponse(JsonError(503, "unavailable", "too many connections; retry later"));
       return;
     }
+    StartReading();
+  }
+
+  void StartReading() {
     capacity_ = kInitialBufferBytes;
     buf_.reset(new char[capacity_ + kBodyPaddingBytes]);
     DoRead();
+  }
+
+  // Writes on the connection's stream: TLS when configured, else the socket.
+  template <typename Buffers, typename Handler>
+  void AsyncWrite(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+    } else {
+      asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+    }
   }
 
   void SendResponse(Response&& response) override;
@@ -214,6 +255,10 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
 
   // Sweep (I/O thread): applies timeouts and the drain.
   void Tick(int64_t now_ms, bool draining) {
+    if (state_ == State::kHandshake) {  // a TLS handshake gets the read timeout
+      if (draining || now_ms - last_activity_ms_ > server_->options.read_timeout_ms) Close();
+      return;
+    }
     if (state_ != State::kReading) return;
     if (request_started_ms_ != 0) {
       if (now_ms - request_started_ms_ > server_->options.read_timeout_ms) {
@@ -231,7 +276,7 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
 
  private:
   friend class SseStreamImpl;
-  enum class State { kReading, kHandling, kWriting, kStreaming, kClosed };
+  enum class State { kHandshake, kReading, kHandling, kWriting, kStreaming, kClosed };
   static constexpr size_t kInitialBufferBytes = 16 * 1024;
 
   size_t buffer_bytes_max() const {
@@ -264,10 +309,15 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
       FailRequest(431, "header_too_large", "request header exceeds the limit");
       return;
     }
-    socket_.async_read_some(asio::buffer(buf_.get() + end_, capacity_ - end_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->OnRead(ec, n);
-                            });
+    auto on_read = [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->OnRead(ec, n);
+    };
+    if (tls_) {
+      tls_->async_read_some(asio::buffer(buf_.get() + end_, capacity_ - end_), std::move(on_read));
+    } else {
+      socket_.async_read_some(asio::buffer(buf_.get() + end_, capacity_ - end_),
+                              std::move(on_read));
+    }
   }
 
   void OnRead(beast::error_code ec, size_t n) {
@@ -294,6 +344,7 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
   HttpServer::Impl* server_;
   IoThread* io_;
   Socket socket_;
+  std::unique_ptr<TlsStream> tls_;  // over socket_ when the server serves TLS
   State state_ = State::kReading;
   std::unique_ptr<char[]> buf_;
   size_t capacity_ = 0;  // usable bytes; kBodyPaddingBytes more are allocated after them
@@ -430,7 +481,7 @@ void SseStreamImpl::Flush() {
     return;
   }
   writing_now_ = true;
-  asio::async_write(conn_->socket_, asio::buffer(writing_),
+  conn_->AsyncWrite(asio::buffer(writing_),
                     [self = shared_from_this()](beast::error_code ec, size_t n) {
                       self->writing_now_ = false;
                       self->buffered_ -= std::min(self->buffered_.load(), n);
@@ -516,7 +567,11 @@ void Connection::ProcessBuffer() {
           continue_sent_ = true;
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           beast::error_code wec;
-          asio::write(socket_, asio::buffer(kContinue.data(), kContinue.size()), wec);
+          if (tls_) {
+            asio::write(*tls_, asio::buffer(kContinue.data(), kContinue.size()), wec);
+          } else {
+            asio::write(socket_, asio::buffer(kContinue.data(), kContinue.size()), wec);
+          }
         }
       }
       DoRead();
@@ -617,9 +672,8 @@ void Connection::WriteResponse(Response&& response) {
   w.append("\r\n");
   std::array<asio::const_buffer, 2> bufs = {
       asio::buffer(w), asio::buffer(current_.body.data(), head_request_ ? 0 : current_.body.size())};
-  asio::async_write(socket_, bufs, [self = shared_from_this()](beast::error_code ec, size_t) {
-    self->OnWritten(ec);
-  });
+  AsyncWrite(bufs,
+             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWritten(ec); });
 }
 
 void Connection::OnWritten(beast::error_code ec) {
@@ -724,7 +778,31 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions opt
   if (options.idle_timeout_ms < 1 || options.read_timeout_ms < 1) {
     return absl::InvalidArgumentError("idle_timeout_ms/read_timeout_ms: must be >= 1");
   }
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(options), router));
+  std::shared_ptr<Tls> tls;
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+      return absl::InvalidArgumentError("tls_cert_file/tls_key_file: both or neither must be set");
+    }
+    asio::ssl::context context(asio::ssl::context::tls_server);
+    context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    beast::error_code ec;
+    context.use_certificate_chain_file(options.tls_cert_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tls_cert_file '", options.tls_cert_file, "': ", ec.message()));
+    }
+    context.use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tls_key_file '", options.tls_key_file, "': ", ec.message()));
+    }
+    tls = std::make_shared<Tls>(std::move(context));
+  }
+  auto server = std::unique_ptr<HttpServer>(new HttpServer(std::move(options), router));
+  server->tls_ = std::move(tls);
+  return server;
 }
 
 absl::Status HttpServer::Start() {
@@ -733,6 +811,7 @@ absl::Status HttpServer::Start() {
   Impl& s = *impl_;
   s.options = options_;
   s.router = router_;
+  s.tls = tls_;
   beast::error_code ec;
   Protocol::endpoint endpoint;
   if (!options_.unix_socket_path.empty()) {

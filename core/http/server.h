@@ -13,6 +13,10 @@
 //   idle_timeout_ms (keep-alive connection with no request) -> closed silently,
 //   malformed request -> 400.
 //
+// TLS: with tls_cert_file and tls_key_file set (PEM), every connection is TLS (Asio's OpenSSL
+// stream, handshake bounded by read_timeout_ms); Create() loads and checks both files. Without them
+// the plain path is unchanged (one null check per I/O call).
+//
 // Shutdown(): stops accepting, lets in-flight requests finish (up to the grace period), closes idle
 // connections, then stops the I/O threads. Thread safety: Start/Shutdown from one controlling thread.
 
@@ -41,11 +45,14 @@ struct ServerOptions {
   int shutdown_grace_ms = 10000;
   size_t sse_buffer_bytes_max = 1 << 20;  // per SSE stream
   int backlog = 1024;
+  std::string tls_cert_file;  // PEM certificate chain; with tls_key_file: serve HTTPS
+  std::string tls_key_file;   // PEM private key
 };
 
 class HttpServer {
  public:
-  // Validates options (InvalidArgument naming the field). `router` must outlive the server.
+  // Validates options (InvalidArgument naming the field; for TLS, also unreadable, malformed or
+  // mismatched certificate/key files). `router` must outlive the server.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Create(ServerOptions options,
                                                             const Router* router);
   ~HttpServer();
@@ -59,12 +66,14 @@ class HttpServer {
   int connections() const;
 
   struct Impl;
+  struct Tls;
 
  private:
   HttpServer(ServerOptions options, const Router* router);
   ServerOptions options_;
   const Router* router_;
   uint16_t bound_port_ = 0;
+  std::shared_ptr<Tls> tls_;  // null: plain TCP
   std::unique_ptr<Impl> impl_;
 };
 

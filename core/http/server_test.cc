@@ -3,13 +3,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "core/http/json.h"
 #include "core/http/testing/test_client.h"
+#include "core/testing/process.h"
 #include "gtest/gtest.h"
 
 namespace core::http {
@@ -320,6 +324,97 @@ TEST(ServerOptionsValidation, RejectsBadOptions) {
   auto s2 = HttpServer::Create(o, &router);
   ASSERT_TRUE(s2.ok());
   EXPECT_EQ((*s2)->Start().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A self-signed certificate for localhost, made with the openssl CLI.
+void MakeCert(const core::testing::TempDir& dir, const std::string& name) {
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+      dir.File(name + ".key") + " -out " + dir.File(name + ".crt") + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// `requests` GETs of /hello over one verified TLS connection; returns the raw bytes read.
+std::string TlsExchange(uint16_t port, const std::string& ca_file, int requests) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(ca_file);
+  asio::ssl::stream<asio::ip::tcp::socket> stream(io, ctx);
+  stream.set_verify_mode(asio::ssl::verify_peer);
+  stream.set_verify_callback(asio::ssl::host_name_verification("localhost"));
+  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+  stream.handshake(asio::ssl::stream_base::client);
+  std::string out;
+  for (int i = 0; i < requests; ++i) {
+    const bool last = i + 1 == requests;
+    const std::string req = std::string("GET /hello HTTP/1.1\r\nHost: localhost\r\n") +
+                            (last ? "Connection: close\r\n" : "") + "\r\n";
+    asio::write(stream, asio::buffer(req));
+  }
+  boost::system::error_code ec;
+  char buf[4096];
+  while (true) {
+    size_t n = stream.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(ServerTest, TlsServesKeepAliveRequestsAndRefusesPlainText) {
+  core::testing::TempDir dir;
+  MakeCert(dir, "server");
+  ServerOptions o;
+  o.tls_cert_file = dir.File("server.crt");
+  o.tls_key_file = dir.File("server.key");
+  StartServer(o);
+  const std::string raw = TlsExchange(port_, dir.File("server.crt"), 3);
+  EXPECT_EQ(Count(raw, "HTTP/1.1 200 OK"), 3u) << raw;
+  EXPECT_EQ(Count(raw, "{\"hello\":\"world\"}"), 3u);
+  // A plain-text request gets no HTTP answer from a TLS listener.
+  const std::string plain = RawExchange(port_, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(plain.find("HTTP/1.1 200"), std::string::npos) << plain;
+  // A client that does not trust the certificate fails the handshake.
+  MakeCert(dir, "other");
+  EXPECT_THROW(TlsExchange(port_, dir.File("other.crt"), 1), boost::system::system_error);
+  // The server is unaffected by those failures.
+  EXPECT_EQ(Count(TlsExchange(port_, dir.File("server.crt"), 1), "HTTP/1.1 200 OK"), 1u);
+}
+
+TEST(ServerOptionsValidation, RejectsBadTlsFiles) {
+  core::testing::TempDir dir;
+  MakeCert(dir, "a");
+  MakeCert(dir, "b");
+  Router router;
+  ServerOptions o;
+  o.tls_cert_file = dir.File("a.crt");
+  auto half = HttpServer::Create(o, &router);
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("tls_cert_file/tls_key_file"), std::string::npos);
+  o.tls_key_file = dir.File("missing.key");
+  auto missing = HttpServer::Create(o, &router);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("tls_key_file"), std::string::npos) << missing.status();
+  o.tls_key_file = dir.File("b.key");
+  auto mismatch = HttpServer::Create(o, &router);
+  EXPECT_FALSE(mismatch.ok()) << "a key that does not match the certificate must be refused";
+  o.tls_cert_file = dir.File("nope.crt");
+  auto no_cert = HttpServer::Create(o, &router);
+  ASSERT_FALSE(no_cert.ok());
+  EXPECT_NE(no_cert.status().message().find("tls_cert_file"), std::string::npos);
+  o.tls_cert_file = dir.File("a.crt");
+  o.tls_key_file = dir.File("a.key");
+  EXPECT_TRUE(HttpServer::Create(o, &router).ok());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// infer-gateway: the front door of the inference cluster (KServe v2 REST; see proxy/rest_proxy.h).
+// infer-gateway: the front door of the inference cluster (KServe v2 REST, proxy/rest_proxy.h, and
+// gRPC, proxy/grpc_proxy.h).
 //
-//   infer-gateway --config gateway.yaml [--http-port 8080] [--ready-file PATH]
+//   infer-gateway --config gateway.yaml [--http-port 8080] [--grpc-port 8081] [--ready-file PATH]
+//                 [--tls-cert cert.pem --tls-key key.pem]
 //                 [--worker unix:/path | --worker host:port ...]      static workers, or
 //                 [--worker-binary PATH --repo DIR --workers N]       supervised workers
 //                 [--routing routing.yaml]
@@ -8,6 +10,9 @@
 // Configuration (YAML, every key optional; flags win):
 //   host: 0.0.0.0
 //   http_port: 8080
+//   grpc_port: -1              # KServe gRPC listener: -1 off (default), 0 any free port
+//   grpc_inflight_max: 4096    # forwarded gRPC calls in flight, then RESOURCE_EXHAUSTED
+//   tls: {cert_file: cert.pem, key_file: key.pem}   # both listeners serve TLS when set
 //   io_threads: 1              # downstream HTTP I/O threads
 //   upstream_threads: 1        # upstream connection pool I/O threads
 //   body_bytes_max: 4194304
@@ -18,6 +23,8 @@
 //   stats_interval_ms: 100
 //   workers:
 //     static: [unix:/run/w0.sock, 127.0.0.1:8000]   # when set, nothing is spawned
+//     static_grpc: [unix:/run/w0.grpc.sock, 127.0.0.1:8001]  # their gRPC targets, same order
+//                                                            # (required when grpc_port >= 0)
 //     binary: /usr/local/bin/infer-worker
 //     repo: models/repo
 //     runtime_dir: /tmp/infer-gateway
@@ -39,11 +46,15 @@
 //   auth:
 //     keys: [{name: alice, sha256: <hex>, rate_per_s: 100, burst: 200, admin: false}]
 //
-// The ready file gets {"http_port", "pid"} once the listener is bound.
+// The ready file gets {"http_port", "grpc_port" (-1 when off), "pid", "runtime_dir"} once the
+// listeners are bound.
 
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -61,10 +72,13 @@
 #include "inference/gateway/auth/api_key_auth.h"
 #include "inference/gateway/endpoints/endpoint_set.h"
 #include "inference/gateway/proxy/gateway_metrics.h"
+#include "inference/gateway/proxy/grpc_proxy.h"
 #include "inference/gateway/proxy/rest_proxy.h"
 #include "inference/gateway/qos/qos_admission.h"
 #include "inference/gateway/routing/routing_watcher.h"
 #include "inference/gateway/supervisor/worker_supervisor.h"
+#include "inference/gateway/tls/tls_files.h"
+#include "inference/gateway/upstream/grpc_upstream.h"
 #include "inference/gateway/upstream/stats_poller.h"
 #include "inference/gateway/upstream/upstream_pool.h"
 #include "spdlog/spdlog.h"
@@ -75,6 +89,10 @@ namespace {
 struct GatewayConfig {
   std::string host = "0.0.0.0";
   int http_port = 8080;
+  int grpc_port = -1;  // -1: off
+  int grpc_inflight_max = kGrpcInflightMaxDefault;
+  std::string tls_cert_file;
+  std::string tls_key_file;
   int io_threads = 1;
   int upstream_threads = 1;
   int64_t body_bytes_max = 4 << 20;
@@ -84,6 +102,7 @@ struct GatewayConfig {
   std::string routing_file;
   int stats_interval_ms = 100;
   std::vector<std::string> static_workers;
+  std::vector<std::string> static_workers_grpc;
   SupervisorOptions supervisor;
   int connections_per_endpoint_max = 512;
   EndpointSet::Options endpoints;
@@ -95,6 +114,12 @@ absl::Status LoadConfig(const std::string& path, GatewayConfig* c) {
   ASSIGN_OR_RETURN(core::ConfigNode root, core::LoadYamlFile(path));
   ASSIGN_OR_RETURN(c->host, root.GetString("host", c->host));
   ASSIGN_OR_RETURN(c->http_port, root.Get<int>("http_port", c->http_port));
+  ASSIGN_OR_RETURN(c->grpc_port, root.GetInt("grpc_port", c->grpc_port, -1, 65535));
+  ASSIGN_OR_RETURN(c->grpc_inflight_max, root.GetInt("grpc_inflight_max", c->grpc_inflight_max, 1,
+                                                     kGrpcInflightMaxLimit));
+  ASSIGN_OR_RETURN(core::ConfigNode tls, root.Child("tls"));
+  ASSIGN_OR_RETURN(c->tls_cert_file, tls.GetString("cert_file", c->tls_cert_file));
+  ASSIGN_OR_RETURN(c->tls_key_file, tls.GetString("key_file", c->tls_key_file));
   ASSIGN_OR_RETURN(c->io_threads, root.Get<int>("io_threads", c->io_threads));
   ASSIGN_OR_RETURN(c->upstream_threads, root.Get<int>("upstream_threads", c->upstream_threads));
   ASSIGN_OR_RETURN(c->body_bytes_max, root.GetInt("body_bytes_max", c->body_bytes_max, 1, 1 << 30));
@@ -109,6 +134,7 @@ absl::Status LoadConfig(const std::string& path, GatewayConfig* c) {
   ASSIGN_OR_RETURN(core::ConfigNode w, root.Child("workers"));
   SupervisorOptions& s = c->supervisor;
   ASSIGN_OR_RETURN(c->static_workers, w.GetStringList("static", c->static_workers));
+  ASSIGN_OR_RETURN(c->static_workers_grpc, w.GetStringList("static_grpc", c->static_workers_grpc));
   ASSIGN_OR_RETURN(s.worker_binary, w.GetString("binary", s.worker_binary));
   ASSIGN_OR_RETURN(s.repo, w.GetString("repo", s.repo));
   ASSIGN_OR_RETURN(s.runtime_dir, w.GetString("runtime_dir", s.runtime_dir));
@@ -182,14 +208,21 @@ int Run(int argc, char** argv) {
   GatewayConfig c;
   std::string config_path, ready_file;
   int http_port = -1, workers = -1;
-  std::string worker_binary, repo, routing;
-  std::vector<std::string> static_workers;
+  std::optional<int> grpc_port;
+  std::string worker_binary, repo, routing, tls_cert, tls_key;
+  std::vector<std::string> static_workers, static_workers_grpc;
   CLI::App app{
       "infer-gateway: KServe v2 gateway with canary routing, load-aware balancing and QoS"};
   app.add_option("--config", config_path, "gateway YAML (see the header of gateway_main.cc)");
   app.add_option("--http-port", http_port, "HTTP port (0: any free port)");
-  app.add_option("--ready-file", ready_file, "write {\"http_port\"} here once listening");
+  app.add_option("--grpc-port", grpc_port, "KServe gRPC port (-1: off, 0: any free port)");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain: both listeners serve TLS");
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  app.add_option("--ready-file", ready_file,
+                 "write {\"http_port\",\"grpc_port\"} here once listening");
   app.add_option("--worker", static_workers, "static worker endpoint (repeatable)");
+  app.add_option("--worker-grpc", static_workers_grpc,
+                 "gRPC target of the static worker at the same position (repeatable)");
   app.add_option("--worker-binary", worker_binary, "infer-worker to spawn");
   app.add_option("--repo", repo, "model repository for spawned workers");
   app.add_option("--workers", workers, "number of spawned workers (min = initial = max)");
@@ -200,7 +233,11 @@ int Run(int argc, char** argv) {
     if (absl::Status s = LoadConfig(config_path, &c); !s.ok()) return Fail(s);
   }
   if (http_port >= 0) c.http_port = http_port;
+  if (grpc_port.has_value()) c.grpc_port = *grpc_port;
+  if (!tls_cert.empty()) c.tls_cert_file = tls_cert;
+  if (!tls_key.empty()) c.tls_key_file = tls_key;
   if (!static_workers.empty()) c.static_workers = static_workers;
+  if (!static_workers_grpc.empty()) c.static_workers_grpc = static_workers_grpc;
   if (!worker_binary.empty()) c.supervisor.worker_binary = worker_binary;
   if (!repo.empty()) c.supervisor.repo = repo;
   if (!routing.empty()) c.routing_file = routing;
@@ -211,6 +248,27 @@ int Run(int argc, char** argv) {
     c.supervisor.runtime_dir = fmt::format("/tmp/infer-gateway-{}", ::getpid());
   }
   if (absl::Status s = QosAdmission::Validate(c.qos); !s.ok()) return Fail(s);
+  if (c.grpc_port < -1 || c.grpc_port > 65535) {
+    return Fail(absl::InvalidArgumentError(fmt::format(
+        "grpc_port: expected -1 (off), 0 (any free port) or a port, got {}", c.grpc_port)));
+  }
+  const bool grpc_on = c.grpc_port >= 0;
+  if (!c.static_workers_grpc.empty() && c.static_workers_grpc.size() != c.static_workers.size()) {
+    return Fail(absl::InvalidArgumentError(
+        fmt::format("workers.static_grpc: {} targets for {} static workers (same order expected)",
+                    c.static_workers_grpc.size(), c.static_workers.size())));
+  }
+  if (grpc_on && !c.static_workers.empty() && c.static_workers_grpc.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "workers.static_grpc: required with grpc_port >= 0 and static workers (the gRPC "
+        "front end forwards to each worker's gRPC listener)"));
+  }
+  std::optional<TlsFiles> tls;
+  if (!c.tls_cert_file.empty() || !c.tls_key_file.empty()) {
+    auto files = LoadTlsFiles(c.tls_cert_file, c.tls_key_file);
+    if (!files.ok()) return Fail(files.status());
+    tls = *std::move(files);
+  }
 
   core::Clock* clock = core::Clock::Real();
   GatewayMetrics metrics;
@@ -240,6 +298,7 @@ int Run(int argc, char** argv) {
     }
     auto transport = std::make_shared<EndpointTransport>();
     transport->target = (*pool)->NewTarget(http);
+    if (grpc_on && !grpc.empty()) transport->grpc = GrpcUpstream::Create(grpc);
     (*e)->transport = transport;
     spdlog::info("endpoint {} added ({})", name, http.ToString());
     return *e;
@@ -254,10 +313,13 @@ int Run(int argc, char** argv) {
 
   std::unique_ptr<WorkerSupervisor> supervisor;
   if (!c.static_workers.empty()) {
-    for (const std::string& w : c.static_workers) {
+    for (size_t i = 0; i < c.static_workers.size(); ++i) {
+      const std::string& w = c.static_workers[i];
       auto address = UpstreamAddress::Parse(w);
       if (!address.ok()) return Fail(address.status());
-      if (attach(w, *address, "") == nullptr) return Fail(absl::InvalidArgumentError(w));
+      const std::string grpc_target =
+          c.static_workers_grpc.empty() ? std::string() : c.static_workers_grpc[i];
+      if (attach(w, *address, grpc_target) == nullptr) return Fail(absl::InvalidArgumentError(w));
     }
   } else {
     auto s = WorkerSupervisor::Create(c.supervisor, attach, detach, clock);
@@ -288,14 +350,50 @@ int Run(int argc, char** argv) {
   so.io_threads = c.io_threads;
   so.body_bytes_max = static_cast<size_t>(c.body_bytes_max);
   so.header_bytes_max = static_cast<size_t>(c.header_bytes_max);
+  if (tls) {  // checked above (LoadTlsFiles); the server loads them again into its context
+    so.tls_cert_file = c.tls_cert_file;
+    so.tls_key_file = c.tls_key_file;
+  }
   auto server = core::http::HttpServer::Create(so, &router);
   if (!server.ok()) return Fail(server.status());
   if (absl::Status s = (*server)->Start(); !s.ok()) return Fail(s);
-  spdlog::info("infer-gateway: HTTP port {}, {} workers", (*server)->port(),
+
+  GrpcProxy grpc_proxy({.request_timeout_ms_default = c.request_timeout_ms,
+                        .inflight_max = c.grpc_inflight_max,
+                        .access_log = c.access_log},
+                       endpoints->get(), routing_watcher->get(), auth->get(), &qos, &metrics,
+                       clock);
+  std::unique_ptr<grpc::Server> grpc_server;
+  int grpc_bound_port = -1;
+  if (grpc_on) {
+    metrics.registry().AddCallbackGauge(
+        "gateway_grpc_inflight_calls", "Forwarded gRPC calls in flight through the gateway.",
+        [&grpc_proxy] { return static_cast<double>(grpc_proxy.inflight()); });
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    if (tls) {
+      grpc::SslServerCredentialsOptions ssl;
+      ssl.pem_key_cert_pairs.push_back({tls->key_pem, tls->cert_pem});
+      credentials = grpc::SslServerCredentials(ssl);
+    }
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(fmt::format("{}:{}", c.host, c.grpc_port), credentials,
+                             &grpc_bound_port);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(c.body_bytes_max));
+    builder.SetMaxSendMessageSize(kGrpcMessageBytesMax);
+    builder.RegisterService(&grpc_proxy);
+    grpc_server = builder.BuildAndStart();
+    if (grpc_server == nullptr || grpc_bound_port <= 0) {
+      return Fail(absl::UnavailableError(
+          fmt::format("grpc_port: cannot listen on {}:{}", c.host, c.grpc_port)));
+    }
+  }
+  spdlog::info("infer-gateway: HTTP port {}, gRPC port {}{}, {} workers", (*server)->port(),
+               grpc_bound_port, tls ? " (TLS)" : "",
                c.static_workers.empty() ? fmt::format("{} supervised", c.supervisor.workers_initial)
                                         : fmt::format("{} static", c.static_workers.size()));
   if (!ready_file.empty()) {
     nlohmann::json ready = {{"http_port", (*server)->port()},
+                            {"grpc_port", grpc_bound_port},
                             {"pid", static_cast<int>(::getpid())},
                             {"runtime_dir", c.supervisor.runtime_dir}};
     if (absl::Status s = core::testing::WriteReadyFile(ready_file, ready); !s.ok()) return Fail(s);
@@ -303,6 +401,9 @@ int Run(int argc, char** argv) {
 
   const int sig = core::WaitForTerminationSignal();
   spdlog::info("infer-gateway: signal {}, shutting down", sig);
+  if (grpc_server) {
+    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
   (*server)->Shutdown();
   poller.Stop();
   if (supervisor) supervisor->Stop();

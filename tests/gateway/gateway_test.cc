@@ -4,12 +4,15 @@
 // The demo MLP is built once per run (scripts/make-models --skip-resnet) into a temp repository;
 // a second version is added with infer-repo so splits have two versions to choose from.
 
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -24,6 +27,7 @@
 #include "core/testing/process.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "inference/grpc_predict_v2.grpc.pb.h"
 
 namespace {
 
@@ -73,10 +77,57 @@ double Metric(uint16_t port, const std::string& sample) {
   return std::stod(r->body.substr(pos + sample.size() + 2));
 }
 
+// The demo MLP's reference input ([4, 64] FP32) and the output the model computes for it.
+struct Reference {
+  std::string input;  // raw little-endian FP32
+  std::vector<float> output;
+};
+
+Reference LoadReference() {
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  Reference r;
+  r.input = read(g_models->File("reference/mlp.input.bin"));
+  const std::string out = read(g_models->File("reference/mlp.output.bin"));
+  r.output.resize(out.size() / sizeof(float));
+  std::memcpy(r.output.data(), out.data(), r.output.size() * sizeof(float));
+  return r;
+}
+
+inference::ModelInferRequest GrpcInferRequest(const Reference& ref) {
+  inference::ModelInferRequest req;
+  req.set_model_name("mlp");
+  auto* in = req.add_inputs();
+  in->set_name("input");
+  in->set_datatype("FP32");
+  in->add_shape(static_cast<int64_t>(ref.input.size() / (64 * sizeof(float))));
+  in->add_shape(64);
+  req.add_raw_input_contents(ref.input);
+  return req;
+}
+
+// Largest absolute difference between the answer's first output and the reference.
+double MaxDiff(const inference::ModelInferResponse& resp, const Reference& ref) {
+  if (resp.raw_output_contents_size() != 1) return 1e9;
+  const std::string& raw = resp.raw_output_contents(0);
+  if (raw.size() != ref.output.size() * sizeof(float)) return 1e9;
+  double diff = 0;
+  for (size_t i = 0; i < ref.output.size(); ++i) {
+    float v;
+    std::memcpy(&v, raw.data() + i * sizeof(float), sizeof(float));
+    diff = std::max(diff, static_cast<double>(std::abs(v - ref.output[i])));
+  }
+  return diff;
+}
+
 class Gateway {
  public:
   // `yaml`: the gateway config (workers, qos, auth...); the test adds http_port and routing.
-  static std::unique_ptr<Gateway> Start(const std::string& yaml, int ready_workers) {
+  // With `ca_pem` (a TLS gateway), readiness is checked over gRPC with that root certificate.
+  static std::unique_ptr<Gateway> Start(const std::string& yaml, int ready_workers,
+                                        const std::string& ca_pem = "") {
     auto g = std::make_unique<Gateway>();
     g->routing_ = g->dir_.File("routing.yaml");
     WriteFile(g->routing_, R"(models: {mlp: {versions: {"1": 90, "2": 10}}})");
@@ -92,7 +143,26 @@ class Gateway {
     EXPECT_TRUE(ready.ok()) << ready.status();
     if (!ready.ok()) return nullptr;
     g->port_ = (*ready)["http_port"].get<uint16_t>();
+    g->grpc_port_ = (*ready)["grpc_port"].get<int>();
     g->runtime_dir_ = (*ready)["runtime_dir"].get<std::string>();
+    g->ca_pem_ = ca_pem;
+    if (!ca_pem.empty()) {
+      // Over TLS: ready once a pinned version-2 inference answers.
+      const Reference ref = LoadReference();
+      EXPECT_TRUE(Eventually(
+          [&] {
+            auto stub = g->Grpc();
+            grpc::ClientContext ctx;
+            ctx.AddMetadata("authorization", "Bearer admin");
+            ctx.AddMetadata("x-model-version", "2");
+            ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+            inference::ModelInferResponse resp;
+            return stub->ModelInfer(&ctx, GrpcInferRequest(ref), &resp).ok();
+          },
+          60000))
+          << "TLS gateway did not become ready";
+      return g;
+    }
     EXPECT_TRUE(Eventually(
         [&] { return Metric(g->port_, "gateway_workers{state=\"ready\"}") >= ready_workers; },
         60000))
@@ -116,7 +186,19 @@ class Gateway {
     }
   }
   uint16_t port() const { return port_; }
+  int grpc_port() const { return grpc_port_; }
   const std::string& routing() const { return routing_; }
+  // A KServe gRPC stub to the gateway (TLS with the test CA when the gateway serves TLS).
+  std::unique_ptr<inference::GRPCInferenceService::Stub> Grpc() const {
+    if (ca_pem_.empty()) {
+      return inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
+          fmt::format("127.0.0.1:{}", grpc_port_), grpc::InsecureChannelCredentials()));
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ca_pem_;
+    return inference::GRPCInferenceService::NewStub(
+        grpc::CreateChannel(fmt::format("localhost:{}", grpc_port_), grpc::SslCredentials(ssl)));
+  }
   // Worker pid of supervised slot `i` (from its ready file).
   pid_t WorkerPid(int i) {
     auto j = core::testing::WaitForReadyFile(fmt::format("{}/w{}.ready", runtime_dir_, i), 5000);
@@ -127,6 +209,8 @@ class Gateway {
   TempDir dir_;
   std::unique_ptr<ChildProcess> child_;
   uint16_t port_ = 0;
+  int grpc_port_ = -1;
+  std::string ca_pem_;
   std::string routing_;
   std::string runtime_dir_;
 };
@@ -485,6 +569,329 @@ auth:
       c->Request("POST", "/v2/repository/models/mlp/load", "", {{"Authorization", "Bearer admin"}});
   EXPECT_EQ(load->status, 200) << load->body;
   EXPECT_GT(Metric(gw->port(), "gateway_rate_limited_total"), 0);
+}
+
+std::string Sha256Hex(const std::string& key) {
+  std::string out;
+  FILE* p = ::popen(fmt::format("printf %s '{}' | sha256sum", key).c_str(), "r");
+  char buf[128] = {};
+  if (std::fgets(buf, sizeof buf, p)) out = std::string(buf).substr(0, 64);
+  ::pclose(p);
+  return out;
+}
+
+// Gateway config with a gRPC listener and two keys: alice (user) and "admin".
+std::string GrpcGatewayYaml(int workers, const std::string& extra = "") {
+  return fmt::format(R"(
+grpc_port: 0
+workers: {{binary: {}, repo: {}, min: {}, max: {}, initial: {}}}
+auth:
+  keys:
+    - {{name: alice, sha256: "{}", rate_per_s: 10000, burst: 10000}}
+    - {{name: ops, sha256: "{}", rate_per_s: 10000, burst: 10000, admin: true}}
+{})",
+                     g_worker, Repo(), workers, workers, workers, Sha256Hex("alice-key"),
+                     Sha256Hex("admin"), extra);
+}
+
+TEST(GatewayTest, GrpcInferMatchesReferencePinsAndChecksKeys) {
+  auto gw = Gateway::Start(GrpcGatewayYaml(2), 2);
+  ASSERT_NE(gw, nullptr);
+  ASSERT_GT(gw->grpc_port(), 0);
+  const Reference ref = LoadReference();
+  auto stub = gw->Grpc();
+  auto infer = [&](const Headers& md, inference::ModelInferResponse* resp,
+                   std::multimap<std::string, std::string>* answer_md = nullptr) {
+    grpc::ClientContext ctx;
+    for (const auto& [k, v] : md) ctx.AddMetadata(k, v);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status s = stub->ModelInfer(&ctx, GrpcInferRequest(ref), resp);
+    if (answer_md != nullptr) {
+      for (const auto& [k, v] : ctx.GetServerInitialMetadata()) {
+        answer_md->emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+      }
+    }
+    return s;
+  };
+  const Headers alice = {{"authorization", "Bearer alice-key"}};
+
+  // The answer through the gateway is the model's reference output.
+  inference::ModelInferResponse resp;
+  grpc::Status s = infer(alice, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.model_name(), "mlp");
+  EXPECT_LT(MaxDiff(resp, ref), 1e-4);
+
+  // A pin (metadata) always wins over the 90/10 split; the answer says which version served.
+  for (int i = 0; i < 30; ++i) {
+    inference::ModelInferResponse pinned;
+    std::multimap<std::string, std::string> md;
+    Headers h = alice;
+    h.push_back({"x-model-version", "2"});
+    h.push_back({"x-user-id", "user-1"});
+    ASSERT_TRUE(infer(h, &pinned, &md).ok());
+    EXPECT_EQ(pinned.model_version(), "2");
+    EXPECT_EQ(md.find("x-model-version")->second, "2");
+    EXPECT_LT(MaxDiff(pinned, ref), 1e-4);
+  }
+  // The split is applied to unpinned requests (version 1 for most).
+  std::map<std::string, int> served;
+  for (int i = 0; i < 40; ++i) {
+    inference::ModelInferResponse r;
+    ASSERT_TRUE(infer(alice, &r).ok());
+    served[r.model_version()]++;
+  }
+  EXPECT_GT(served["1"], 20);
+
+  Headers unknown = alice;
+  unknown.push_back({"x-model-version", "9"});
+  s = infer(unknown, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("version '9'"), std::string::npos) << s.error_message();
+
+  Headers bad_qos = alice;
+  bad_qos.push_back({"x-qos-level", "platinum"});
+  s = infer(bad_qos, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("x-qos-level"), std::string::npos) << s.error_message();
+
+  // traceparent: the trace id is continued through the gateway.
+  const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  Headers traced = alice;
+  traced.push_back({"traceparent", trace});
+  std::multimap<std::string, std::string> md;
+  ASSERT_TRUE(infer(traced, &resp, &md).ok());
+  ASSERT_EQ(md.count("traceparent"), 1u);
+  EXPECT_EQ(md.find("traceparent")->second.substr(0, 36), trace.substr(0, 36));
+
+  // Keys: none -> UNAUTHENTICATED; a user key on a repository RPC -> PERMISSION_DENIED.
+  s = infer({}, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(s.error_message().find("authorization"), std::string::npos);
+  s = infer({{"authorization", "Bearer wrong"}}, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer alice-key");
+    inference::RepositoryIndexResponse index;
+    s = stub->RepositoryIndex(&ctx, inference::RepositoryIndexRequest(), &index);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer alice-key");
+    inference::RepositoryModelLoadRequest load;
+    load.set_model_name("mlp");
+    inference::RepositoryModelLoadResponse loaded;
+    s = stub->RepositoryModelLoad(&ctx, load, &loaded);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer admin");
+    inference::RepositoryIndexResponse index;
+    s = stub->RepositoryIndex(&ctx, inference::RepositoryIndexRequest(), &index);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    std::set<std::string> models;
+    for (const auto& m : index.models()) models.insert(m.name());
+    EXPECT_EQ(models.count("mlp"), 1u);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer admin");
+    inference::RepositoryModelLoadRequest load;
+    load.set_model_name("mlp");
+    inference::RepositoryModelLoadResponse loaded;
+    s = stub->RepositoryModelLoad(&ctx, load, &loaded);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Health and metadata.
+  {
+    grpc::ClientContext ctx;
+    inference::ServerReadyResponse ready;
+    ASSERT_TRUE(stub->ServerReady(&ctx, inference::ServerReadyRequest(), &ready).ok());
+    EXPECT_TRUE(ready.ready());
+  }
+  {
+    grpc::ClientContext ctx;
+    inference::ServerMetadataResponse meta;
+    ASSERT_TRUE(stub->ServerMetadata(&ctx, inference::ServerMetadataRequest(), &meta).ok());
+    EXPECT_EQ(meta.name(), "infer-gateway");
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer alice-key");
+    inference::ModelMetadataRequest req;
+    req.set_name("mlp");
+    inference::ModelMetadataResponse meta;
+    s = stub->ModelMetadata(&ctx, req, &meta);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(meta.name(), "mlp");
+    ASSERT_EQ(meta.inputs_size(), 1);
+    EXPECT_EQ(meta.inputs(0).name(), "input");
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer alice-key");
+    inference::ModelReadyRequest req;
+    req.set_name("mlp");
+    req.set_version("2");
+    inference::ModelReadyResponse ready;
+    ASSERT_TRUE(stub->ModelReady(&ctx, req, &ready).ok());
+    EXPECT_TRUE(ready.ready());
+  }
+  // The same metrics as REST: by model, version, QoS and outcome; upstream latency.
+  EXPECT_GE(Metric(gw->port(),
+                   "gateway_requests_total{model=\"mlp\",version=\"2\",qos=\"silver\",outcome="
+                   "\"ok\"}"),
+            30);
+  EXPECT_GE(Metric(gw->port(),
+                   "gateway_requests_total{model=\"mlp\",version=\"\",qos=\"silver\",outcome="
+                   "\"refused_auth\"}"),
+            2);
+}
+
+TEST(GatewayTest, GrpcDeadlinePropagatesToTheWorkerAndInflightIsBounded) {
+  // The gateway's own default deadline is long, so only the client's deadline can end the call;
+  // one forwarded call at a time.
+  auto gw =
+      Gateway::Start(GrpcGatewayYaml(1, "request_timeout_ms: 60000\ngrpc_inflight_max: 1\n"), 1);
+  ASSERT_NE(gw, nullptr);
+  const Reference ref = LoadReference();
+  auto stub = gw->Grpc();
+  auto infer = [&](int deadline_ms) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer alice-key");
+    ctx.AddMetadata("x-model-version", "1");
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+    inference::ModelInferResponse resp;
+    return stub->ModelInfer(&ctx, GrpcInferRequest(ref), &resp);
+  };
+  ASSERT_TRUE(infer(5000).ok());  // warm: the upstream channel is connected
+  const pid_t worker = gw->WorkerPid(0);
+  ASSERT_GT(worker, 0);
+  const std::string timeouts =
+      "gateway_requests_total{model=\"mlp\",version=\"1\",qos=\"silver\",outcome=\"timeout\"}";
+  ASSERT_EQ(::kill(worker, SIGSTOP), 0);
+  grpc::Status first;
+  std::chrono::steady_clock::duration waited{};
+  std::thread caller([&] {
+    const auto start = std::chrono::steady_clock::now();
+    first = infer(800);
+    waited = std::chrono::steady_clock::now() - start;
+  });
+  // While that call holds the only slot, another is refused at once.
+  EXPECT_TRUE(
+      Eventually([&] { return Metric(gw->port(), "gateway_grpc_inflight_calls") == 1; }, 600));
+  grpc::Status second = infer(5000);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << second.error_message();
+  EXPECT_NE(second.error_message().find("grpc_inflight_max"), std::string::npos);
+  caller.join();
+  EXPECT_EQ(first.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << first.error_message();
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  // The upstream call ended with the client's deadline although the worker is still stopped
+  // (without propagation it would stay in flight for the gateway's 60 s default).
+  EXPECT_TRUE(Eventually([&] { return Metric(gw->port(), timeouts) == 1; }, 1500));
+  EXPECT_EQ(Metric(gw->port(), "gateway_grpc_inflight_calls"), 0);
+  ::kill(worker, SIGCONT);
+}
+
+// Runs a shell command; returns its stdout.
+std::string Capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+// A self-signed certificate for localhost (the test's CA is the certificate itself).
+void MakeCert(const TempDir& dir, const std::string& name) {
+  const std::string cmd = fmt::format(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout {} -out {} > /dev/null 2>&1",
+      dir.File(name + ".key"), dir.File(name + ".crt"));
+  ASSERT_EQ(Shell(cmd), 0) << cmd;
+}
+
+TEST(GatewayTest, TlsOnBothListeners) {
+  TempDir certs;
+  MakeCert(certs, "gateway");
+  std::ifstream in(certs.File("gateway.crt"));
+  const std::string ca((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto gw = Gateway::Start(
+      GrpcGatewayYaml(1, fmt::format("tls: {{cert_file: {}, key_file: {}}}\n",
+                                     certs.File("gateway.crt"), certs.File("gateway.key"))),
+      1, ca);
+  ASSERT_NE(gw, nullptr);
+  const Reference ref = LoadReference();
+
+  // gRPC over TLS, verified against the test CA.
+  auto stub = gw->Grpc();
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer alice-key");
+  inference::ModelInferResponse resp;
+  grpc::Status s = stub->ModelInfer(&ctx, GrpcInferRequest(ref), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(MaxDiff(resp, ref), 1e-4);
+
+  // REST over TLS with curl --cacert.
+  const std::string url_base = fmt::format("https://localhost:{}", gw->port());
+  const std::string curl = fmt::format(
+      "curl -sS --max-time 10 --cacert {} --resolve localhost:{}:127.0.0.1 "
+      "-H 'Authorization: Bearer alice-key' -w ' HTTP=%{{http_code}}' ",
+      certs.File("gateway.crt"), gw->port());
+  const std::string ready = Capture(curl + url_base + "/v2/health/ready 2>&1");
+  EXPECT_NE(ready.find("HTTP=200"), std::string::npos) << ready;
+  const std::string body_file = certs.File("body.json");
+  std::ofstream(body_file) << InferBody();
+  const std::string infer = Capture(curl + "-X POST --data-binary @" + body_file + " " + url_base +
+                                    "/v2/models/mlp/infer 2>&1");
+  EXPECT_NE(infer.find("HTTP=200"), std::string::npos) << infer;
+  EXPECT_NE(infer.find("\"outputs\""), std::string::npos) << infer;
+  // Plain HTTP to the TLS listener gets no answer; an untrusted client refuses the server.
+  const std::string plain = Capture(fmt::format(
+      "curl -s --max-time 5 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{}/v2/health/ready",
+      gw->port()));
+  EXPECT_EQ(plain.find("200"), std::string::npos) << plain;
+  const std::string untrusted = Capture(fmt::format(
+      "curl -s --max-time 5 -o /dev/null -w '%{{http_code}}' --resolve localhost:{}:127.0.0.1 "
+      "https://localhost:{}/v2/health/ready",
+      gw->port(), gw->port()));
+  EXPECT_EQ(untrusted, "000");
+}
+
+TEST(GatewayTest, BadTlsOrGrpcConfigStopsStartUpWithAPreciseMessage) {
+  TempDir dir;
+  MakeCert(dir, "a");
+  MakeCert(dir, "b");
+  auto run = [&](const std::string& yaml) {
+    const std::string config = dir.File("gateway.yaml");
+    WriteFile(config, "http_port: 0\n" + yaml);
+    const std::string log = dir.File("gateway.log");
+    auto child = ChildProcess::Start({g_gateway, "--config", config}, {.log_path = log});
+    EXPECT_TRUE(child.ok());
+    auto code = (*child)->Wait(10000);
+    EXPECT_TRUE(code.ok() && *code == 1) << "the gateway must refuse to start";
+    std::ifstream in(log);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string workers = fmt::format("workers: {{binary: {}, repo: {}}}\n", g_worker, Repo());
+  std::string log = run(workers + fmt::format("tls: {{cert_file: {}, key_file: {}}}\n",
+                                              dir.File("a.crt"), dir.File("missing.key")));
+  EXPECT_NE(log.find("tls.key_file"), std::string::npos) << log;
+  EXPECT_NE(log.find("cannot read"), std::string::npos) << log;
+  log = run(workers + fmt::format("tls: {{cert_file: {}, key_file: {}}}\n", dir.File("a.crt"),
+                                  dir.File("b.key")));
+  EXPECT_NE(log.find("does not match"), std::string::npos) << log;
+  log = run(workers + "grpc_port: 70000\n");
+  EXPECT_NE(log.find("grpc_port"), std::string::npos) << log;
+  log = run("grpc_port: 0\nworkers: {static: [unix:/tmp/nowhere.sock]}\n");
+  EXPECT_NE(log.find("workers.static_grpc"), std::string::npos) << log;
 }
 
 TEST(GatewayTest, LinksNoModelRuntime) {

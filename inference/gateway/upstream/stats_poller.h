@@ -24,9 +24,13 @@ namespace inference::gateway {
 
 inline constexpr int kStatsTimeoutMs = 1000;
 
-// What an endpoint needs for polling: its connection pool target and the in-progress flag.
+struct GrpcUpstream;  // upstream/grpc_upstream.h
+
+// What an endpoint needs: its HTTP connection pool target, its gRPC channel (null when the gRPC
+// front end is off or the worker has no gRPC address) and the poller's in-progress flag.
 struct EndpointTransport {
   std::shared_ptr<UpstreamTarget> target;
+  std::shared_ptr<GrpcUpstream> grpc;
   std::atomic<bool> polling{false};
 };
 
