@@ -183,6 +183,8 @@ int main(int argc, char** argv) {
   (*http)->Shutdown();
   if (grpc_server)
     grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  // Live sequences pin their model version; free them so the versions drain at once.
+  grpc_service.ReleaseSequences();
   watcher->reset();
   (*manager)->Stop();
   spdlog::info("infer-worker: stopped");

@@ -5,10 +5,181 @@
 
 #include "fmt/format.h"
 #include "inference/batcher/infer_request.h"
+#include "inference/kserve/grpc_stream.h"
 #include "inference/kserve/infer_validation.h"
 #include "inference/kserve/rest_service.h"
 
 namespace inference {
+
+absl::Status PrepareGrpcInputs(const ModelInferRequest& msg, const ModelConfig& config,
+                               int skip_input, int skip_output, InferRequest* into,
+                               std::vector<char>* converted, GrpcOutputSelection* sel) {
+  const int n = msg.inputs_size();
+  const bool raw = msg.raw_input_contents_size() > 0;
+  if (raw && msg.raw_input_contents_size() != n) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} raw_input_contents for {} inputs", msg.raw_input_contents_size(), n));
+  }
+  if (skip_input >= 0) {
+    for (const auto& in : msg.inputs()) {
+      if (config.InputIndex(in.name()) == skip_input) {
+        return absl::InvalidArgumentError(fmt::format(
+            "input '{}' is the model's recurrent state: the worker keeps and feeds it", in.name()));
+      }
+    }
+  }
+  const size_t wanted = config.inputs.size() - (skip_input >= 0 ? 1 : 0);
+  if (n != static_cast<int>(wanted)) {
+    return absl::InvalidArgumentError(
+        fmt::format("model '{}' takes {} input(s), request has {}", config.name, wanted, n));
+  }
+  std::array<bool, kModelTensorsMax> seen{};
+  // Bytes needed for conversions, so the buffer is sized once and views stay valid.
+  size_t convert_bytes = 0;
+  struct Plan {
+    int index;
+    DataType type;
+    Shape shape;
+    size_t bytes;
+  };
+  std::array<Plan, kModelTensorsMax> plans;
+  for (int i = 0; i < n; ++i) {
+    const auto& in = msg.inputs(i);
+    int idx = config.InputIndex(in.name());
+    if (idx < 0) return absl::InvalidArgumentError(fmt::format("unknown input '{}'", in.name()));
+    if (seen[static_cast<size_t>(idx)]) {
+      return absl::InvalidArgumentError(fmt::format("input '{}' given twice", in.name()));
+    }
+    seen[static_cast<size_t>(idx)] = true;
+    auto type = ParseDataType(in.datatype());
+    if (!type)
+      return absl::InvalidArgumentError(fmt::format("unsupported datatype '{}'", in.datatype()));
+    if (in.shape_size() > static_cast<int>(kTensorDimsMax)) {
+      return absl::InvalidArgumentError("shape: too many dimensions");
+    }
+    Shape shape(std::span<const int64_t>(in.shape().data(), static_cast<size_t>(in.shape_size())));
+    int64_t rows = 1;
+    auto bytes = ValidateInput(config, static_cast<size_t>(idx), *type, shape, &rows);
+    if (!bytes.ok()) return bytes.status();
+    if (i == 0) {
+      into->batch_rows = rows;
+    } else if (rows != into->batch_rows) {
+      return absl::InvalidArgumentError("inputs disagree on the batch size");
+    }
+    plans[static_cast<size_t>(i)] = {idx, *type, shape, *bytes};
+    convert_bytes += (*bytes + 7) & ~size_t{7};
+  }
+  (*converted).resize(convert_bytes);
+  size_t offset = 0;
+  for (int i = 0; i < n; ++i) {
+    const Plan& p = plans[static_cast<size_t>(i)];
+    const auto& in = msg.inputs(i);
+    const std::string& name = in.name();
+    const size_t elements = static_cast<size_t>(p.shape.elements());
+    const size_t width = DataTypeBytes(p.type);
+    const char* data = nullptr;
+    char* scratch = (*converted).data() + offset;
+    offset += (p.bytes + 7) & ~size_t{7};
+    if (raw) {
+      const std::string& bytes = msg.raw_input_contents(i);
+      if (bytes.size() != p.bytes) {
+        return absl::InvalidArgumentError(
+            fmt::format("input '{}': {} raw bytes, shape {} of {} needs {}", name, bytes.size(),
+                        p.shape.ToString(), DataTypeName(p.type), p.bytes));
+      }
+      data = bytes.data();
+      if (reinterpret_cast<uintptr_t>(data) % width != 0) {  // realign (rare)
+        std::memcpy(scratch, data, p.bytes);
+        data = scratch;
+      }
+    } else {
+      const auto& c = in.contents();
+      auto check = [&](int count) -> absl::Status {
+        if (static_cast<size_t>(count) != elements) {
+          return absl::InvalidArgumentError(fmt::format("input '{}': {} values, shape {} needs {}",
+                                                        name, count, p.shape.ToString(), elements));
+        }
+        return absl::OkStatus();
+      };
+      absl::Status s;
+      switch (p.type) {
+        case DataType::kFp32:
+          s = check(c.fp32_contents_size());
+          data = reinterpret_cast<const char*>(c.fp32_contents().data());
+          break;
+        case DataType::kFp64:
+          s = check(c.fp64_contents_size());
+          data = reinterpret_cast<const char*>(c.fp64_contents().data());
+          break;
+        case DataType::kInt64:
+          s = check(c.int64_contents_size());
+          data = reinterpret_cast<const char*>(c.int64_contents().data());
+          break;
+        case DataType::kInt32:
+          s = check(c.int_contents_size());
+          data = reinterpret_cast<const char*>(c.int_contents().data());
+          break;
+        case DataType::kInt16:
+        case DataType::kInt8:
+          s = check(c.int_contents_size());
+          for (size_t e = 0; s.ok() && e < elements; ++e) {
+            const int32_t v = c.int_contents(static_cast<int>(e));
+            if (p.type == DataType::kInt8) {
+              scratch[e] = static_cast<char>(static_cast<int8_t>(v));
+            } else {
+              const int16_t v16 = static_cast<int16_t>(v);
+              std::memcpy(scratch + 2 * e, &v16, 2);
+            }
+          }
+          data = scratch;
+          break;
+        case DataType::kUint8:
+          s = check(c.uint_contents_size());
+          for (size_t e = 0; s.ok() && e < elements; ++e) {
+            scratch[e] =
+                static_cast<char>(static_cast<uint8_t>(c.uint_contents(static_cast<int>(e))));
+          }
+          data = scratch;
+          break;
+        case DataType::kBool:
+          s = check(c.bool_contents_size());
+          for (size_t e = 0; s.ok() && e < elements; ++e) {
+            scratch[e] = c.bool_contents(static_cast<int>(e)) ? 1 : 0;
+          }
+          data = scratch;
+          break;
+        case DataType::kInvalid:
+          s = absl::InvalidArgumentError("unsupported datatype");
+      }
+      if (!s.ok()) return s;
+    }
+    into->set_input(static_cast<size_t>(p.index), TensorView{p.type, p.shape, data, p.bytes});
+  }
+  for (const auto& o : msg.outputs()) {
+    int idx = config.OutputIndex(o.name());
+    if (idx < 0) return absl::InvalidArgumentError(fmt::format("unknown output '{}'", o.name()));
+    if (idx == skip_output) {
+      return absl::InvalidArgumentError(
+          fmt::format("output '{}' is the model's recurrent state: the worker keeps it", o.name()));
+    }
+    if (sel->count == kModelTensorsMax) return absl::InvalidArgumentError("too many outputs");
+    sel->outputs[sel->count++] = idx;
+  }
+  if (sel->count == 0) {
+    for (size_t k = 0; k < config.outputs.size(); ++k) {
+      if (static_cast<int>(k) != skip_output) sel->outputs[sel->count++] = static_cast<int>(k);
+    }
+  }
+  int64_t priority = 0;
+  if (auto it = msg.parameters().find("priority"); it != msg.parameters().end()) {
+    priority = it->second.int64_param();
+  }
+  auto level = PriorityLevel(config, priority);
+  if (!level.ok()) return level.status();
+  into->priority_level = *level;
+  return absl::OkStatus();
+}
+
 namespace {
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
@@ -34,8 +205,8 @@ class GrpcInferCall final : public InferRequest {
     response_->set_model_name(config.name);
     response_->set_model_version(lease_->version_string());
     if (!request_->id().empty()) response_->set_id(request_->id());
-    for (size_t s = 0; s < output_count_; ++s) {
-      const size_t k = static_cast<size_t>(outputs_[s]);
+    for (size_t s = 0; s < selection_.count; ++s) {
+      const size_t k = static_cast<size_t>(selection_.outputs[s]);
       const TensorView& t = outputs[k];
       auto* out = response_->add_outputs();
       out->set_name(config.outputs[k].name);
@@ -46,160 +217,8 @@ class GrpcInferCall final : public InferRequest {
     reactor_->Finish(grpc::Status::OK);
   }
 
-  // Fills the input views from the request; InvalidArgument on any mismatch.
   absl::Status Prepare(const ModelConfig& config) {
-    const int n = request_->inputs_size();
-    const bool raw = request_->raw_input_contents_size() > 0;
-    if (raw && request_->raw_input_contents_size() != n) {
-      return absl::InvalidArgumentError(fmt::format("{} raw_input_contents for {} inputs",
-                                                    request_->raw_input_contents_size(), n));
-    }
-    if (n != static_cast<int>(config.inputs.size())) {
-      return absl::InvalidArgumentError(fmt::format("model '{}' takes {} input(s), request has {}",
-                                                    config.name, config.inputs.size(), n));
-    }
-    std::array<bool, kModelTensorsMax> seen{};
-    // Bytes needed for conversions, so the buffer is sized once and views stay valid.
-    size_t convert_bytes = 0;
-    struct Plan {
-      int index;
-      DataType type;
-      Shape shape;
-      size_t bytes;
-    };
-    std::array<Plan, kModelTensorsMax> plans;
-    for (int i = 0; i < n; ++i) {
-      const auto& in = request_->inputs(i);
-      int idx = config.InputIndex(in.name());
-      if (idx < 0) return absl::InvalidArgumentError(fmt::format("unknown input '{}'", in.name()));
-      if (seen[static_cast<size_t>(idx)]) {
-        return absl::InvalidArgumentError(fmt::format("input '{}' given twice", in.name()));
-      }
-      seen[static_cast<size_t>(idx)] = true;
-      auto type = ParseDataType(in.datatype());
-      if (!type)
-        return absl::InvalidArgumentError(fmt::format("unsupported datatype '{}'", in.datatype()));
-      if (in.shape_size() > static_cast<int>(kTensorDimsMax)) {
-        return absl::InvalidArgumentError("shape: too many dimensions");
-      }
-      Shape shape(
-          std::span<const int64_t>(in.shape().data(), static_cast<size_t>(in.shape_size())));
-      int64_t rows = 1;
-      auto bytes = ValidateInput(config, static_cast<size_t>(idx), *type, shape, &rows);
-      if (!bytes.ok()) return bytes.status();
-      if (i == 0) {
-        batch_rows = rows;
-      } else if (rows != batch_rows) {
-        return absl::InvalidArgumentError("inputs disagree on the batch size");
-      }
-      plans[static_cast<size_t>(i)] = {idx, *type, shape, *bytes};
-      convert_bytes += (*bytes + 7) & ~size_t{7};
-    }
-    converted_.resize(convert_bytes);
-    size_t offset = 0;
-    for (int i = 0; i < n; ++i) {
-      const Plan& p = plans[static_cast<size_t>(i)];
-      const auto& in = request_->inputs(i);
-      const std::string& name = in.name();
-      const size_t elements = static_cast<size_t>(p.shape.elements());
-      const size_t width = DataTypeBytes(p.type);
-      const char* data = nullptr;
-      char* scratch = converted_.data() + offset;
-      offset += (p.bytes + 7) & ~size_t{7};
-      if (raw) {
-        const std::string& bytes = request_->raw_input_contents(i);
-        if (bytes.size() != p.bytes) {
-          return absl::InvalidArgumentError(
-              fmt::format("input '{}': {} raw bytes, shape {} of {} needs {}", name, bytes.size(),
-                          p.shape.ToString(), DataTypeName(p.type), p.bytes));
-        }
-        data = bytes.data();
-        if (reinterpret_cast<uintptr_t>(data) % width != 0) {  // realign (rare)
-          std::memcpy(scratch, data, p.bytes);
-          data = scratch;
-        }
-      } else {
-        const auto& c = in.contents();
-        auto check = [&](int count) -> absl::Status {
-          if (static_cast<size_t>(count) != elements) {
-            return absl::InvalidArgumentError(
-                fmt::format("input '{}': {} values, shape {} needs {}", name, count,
-                            p.shape.ToString(), elements));
-          }
-          return absl::OkStatus();
-        };
-        absl::Status s;
-        switch (p.type) {
-          case DataType::kFp32:
-            s = check(c.fp32_contents_size());
-            data = reinterpret_cast<const char*>(c.fp32_contents().data());
-            break;
-          case DataType::kFp64:
-            s = check(c.fp64_contents_size());
-            data = reinterpret_cast<const char*>(c.fp64_contents().data());
-            break;
-          case DataType::kInt64:
-            s = check(c.int64_contents_size());
-            data = reinterpret_cast<const char*>(c.int64_contents().data());
-            break;
-          case DataType::kInt32:
-            s = check(c.int_contents_size());
-            data = reinterpret_cast<const char*>(c.int_contents().data());
-            break;
-          case DataType::kInt16:
-          case DataType::kInt8:
-            s = check(c.int_contents_size());
-            for (size_t e = 0; s.ok() && e < elements; ++e) {
-              const int32_t v = c.int_contents(static_cast<int>(e));
-              if (p.type == DataType::kInt8) {
-                scratch[e] = static_cast<char>(static_cast<int8_t>(v));
-              } else {
-                const int16_t v16 = static_cast<int16_t>(v);
-                std::memcpy(scratch + 2 * e, &v16, 2);
-              }
-            }
-            data = scratch;
-            break;
-          case DataType::kUint8:
-            s = check(c.uint_contents_size());
-            for (size_t e = 0; s.ok() && e < elements; ++e) {
-              scratch[e] =
-                  static_cast<char>(static_cast<uint8_t>(c.uint_contents(static_cast<int>(e))));
-            }
-            data = scratch;
-            break;
-          case DataType::kBool:
-            s = check(c.bool_contents_size());
-            for (size_t e = 0; s.ok() && e < elements; ++e) {
-              scratch[e] = c.bool_contents(static_cast<int>(e)) ? 1 : 0;
-            }
-            data = scratch;
-            break;
-          case DataType::kInvalid:
-            s = absl::InvalidArgumentError("unsupported datatype");
-        }
-        if (!s.ok()) return s;
-      }
-      set_input(static_cast<size_t>(p.index), TensorView{p.type, p.shape, data, p.bytes});
-    }
-    for (const auto& o : request_->outputs()) {
-      int idx = config.OutputIndex(o.name());
-      if (idx < 0) return absl::InvalidArgumentError(fmt::format("unknown output '{}'", o.name()));
-      if (output_count_ == kModelTensorsMax) return absl::InvalidArgumentError("too many outputs");
-      outputs_[output_count_++] = idx;
-    }
-    if (output_count_ == 0) {
-      for (size_t k = 0; k < config.outputs.size(); ++k) outputs_[k] = static_cast<int>(k);
-      output_count_ = config.outputs.size();
-    }
-    int64_t priority = 0;
-    if (auto it = request_->parameters().find("priority"); it != request_->parameters().end()) {
-      priority = it->second.int64_param();
-    }
-    auto level = PriorityLevel(config, priority);
-    if (!level.ok()) return level.status();
-    priority_level = *level;
-    return absl::OkStatus();
+    return PrepareGrpcInputs(*request_, config, -1, -1, this, &converted_, &selection_);
   }
 
  private:
@@ -208,8 +227,7 @@ class GrpcInferCall final : public InferRequest {
   ModelInferResponse* const response_;
   VersionLease lease_;
   std::vector<char> converted_;
-  std::array<int, kModelTensorsMax> outputs_{};
-  size_t output_count_ = 0;
+  GrpcOutputSelection selection_;
 };
 
 }  // namespace
@@ -219,8 +237,27 @@ grpc::Status ToGrpcStatus(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
+SequenceTable* SequenceTables::Get(const std::string& model) {
+  std::lock_guard lock(mu_);
+  auto it = tables_.find(model);
+  if (it == tables_.end()) {
+    it = tables_.emplace(model, std::make_unique<SequenceTable>(clock_)).first;
+  }
+  return it->second.get();
+}
+
+void SequenceTables::ClearAll() {
+  std::lock_guard lock(mu_);
+  for (auto& [name, table] : tables_) table->Clear();
+}
+
 GrpcInferenceService::GrpcInferenceService(ModelManager* manager, core::Clock* clock)
-    : manager_(manager), clock_(clock) {}
+    : manager_(manager), clock_(clock), sequences_(clock) {}
+
+grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>*
+GrpcInferenceService::ModelStreamInfer(grpc::CallbackServerContext* ctx) {
+  return NewStreamReactor(ctx, manager_, &sequences_, clock_);
+}
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ServerLive(grpc::CallbackServerContext* ctx,
                                                            const ServerLiveRequest*,

@@ -82,6 +82,110 @@ absl::StatusOr<VersionPolicy> ParsePolicy(const YAML::Node& node, std::string_vi
   return Invalid(model, "version_policy", "expected a string or a map");
 }
 
+// kind, state, sequence_batching, generation, streaming (after inputs/outputs are parsed).
+absl::Status ParseStreaming(const YAML::Node& root, std::string_view model, ModelConfig* c) {
+  const std::string kind = root["kind"].as<std::string>("stateless");
+  if (kind == "stateless") {
+    c->kind = ModelKind::kStateless;
+  } else if (kind == "sequence") {
+    c->kind = ModelKind::kSequence;
+  } else if (kind == "generator") {
+    c->kind = ModelKind::kGenerator;
+  } else {
+    return Invalid(model, "kind", "expected stateless, sequence or generator");
+  }
+  if (const YAML::Node st = root["streaming"]; st) {
+    if (!st.IsMap()) return Invalid(model, "streaming", "expected a map {window}");
+    const int64_t window = st["window"].as<int64_t>(16);
+    if (window < 1 || window > static_cast<int64_t>(kStreamWindowMax)) {
+      return Invalid(model, "streaming.window",
+                     fmt::format("must be in [1, {}]", kStreamWindowMax));
+    }
+    c->streaming.window = static_cast<size_t>(window);
+  }
+  const bool stateful = c->kind != ModelKind::kStateless;
+  for (const char* key : {"state", "sequence_batching", "generation"}) {
+    const bool allowed = std::string_view(key) == "state" ? stateful
+                         : std::string_view(key) == "sequence_batching"
+                             ? c->kind == ModelKind::kSequence
+                             : c->kind == ModelKind::kGenerator;
+    if (root[key] && !allowed) {
+      return Invalid(model, key, fmt::format("not allowed for kind {}", kind));
+    }
+  }
+  if (!stateful) return absl::OkStatus();
+  if (c->max_batch_size < 1) {
+    return Invalid(model, "max_batch_size",
+                   "kind sequence/generator needs >= 1 (states are stacked)");
+  }
+  const YAML::Node state = root["state"];
+  if (!state || !state.IsMap()) return Invalid(model, "state", "required: {input, output}");
+  c->state.input = state["input"].as<std::string>("");
+  c->state.output = state["output"].as<std::string>("");
+  c->state.input_index = c->InputIndex(c->state.input);
+  c->state.output_index = c->OutputIndex(c->state.output);
+  if (c->state.input_index < 0) return Invalid(model, "state.input", "must name an input");
+  if (c->state.output_index < 0) return Invalid(model, "state.output", "must name an output");
+  const TensorConfig& si = c->inputs[static_cast<size_t>(c->state.input_index)];
+  const TensorConfig& so = c->outputs[static_cast<size_t>(c->state.output_index)];
+  if (si.datatype != DataType::kFp32 || so.datatype != DataType::kFp32 || !(si.dims == so.dims)) {
+    return Invalid(model, "state", "input and output must both be FP32 with the same dims");
+  }
+  for (int64_t d : si.dims.dims()) {
+    if (d < 0) return Invalid(model, "state", "dims must be fixed (no -1)");
+  }
+  if (c->kind == ModelKind::kSequence) {
+    if (const YAML::Node sb = root["sequence_batching"]; sb) {
+      if (!sb.IsMap()) return Invalid(model, "sequence_batching", "expected a map");
+      c->sequence_batching.idle_timeout_ms = sb["idle_timeout_ms"].as<int64_t>(60'000);
+      const int64_t max_sequences = sb["max_sequences"].as<int64_t>(1024);
+      if (c->sequence_batching.idle_timeout_ms < 1 ||
+          c->sequence_batching.idle_timeout_ms > kIdleTimeoutMsMax) {
+        return Invalid(model, "sequence_batching.idle_timeout_ms",
+                       fmt::format("must be in [1, {}]", kIdleTimeoutMsMax));
+      }
+      if (max_sequences < 1 || max_sequences > static_cast<int64_t>(kSequencesMax)) {
+        return Invalid(model, "sequence_batching.max_sequences",
+                       fmt::format("must be in [1, {}]", kSequencesMax));
+      }
+      c->sequence_batching.max_sequences = static_cast<size_t>(max_sequences);
+    }
+    return absl::OkStatus();
+  }
+  // Generator: inputs [token INT64 [1], state], outputs [logits FP32 [V], state_out].
+  if (c->inputs.size() != 2 || c->outputs.size() != 2) {
+    return Invalid(model, "inputs",
+                   "a generator has exactly 2 inputs (token, state) and 2 outputs");
+  }
+  c->generation.token_input_index = 1 - c->state.input_index;
+  c->generation.logits_output_index = 1 - c->state.output_index;
+  const TensorConfig& tok = c->inputs[static_cast<size_t>(c->generation.token_input_index)];
+  if (tok.datatype != DataType::kInt64 || !(tok.dims == Shape{1})) {
+    return Invalid(model, "inputs",
+                   fmt::format("generator input '{}' must be INT64 dims [1]", tok.name));
+  }
+  const TensorConfig& logits = c->outputs[static_cast<size_t>(c->generation.logits_output_index)];
+  if (logits.datatype != DataType::kFp32 || logits.dims.rank() != 1 || logits.dims[0] < 1) {
+    return Invalid(model, "outputs",
+                   fmt::format("generator output '{}' must be FP32 dims [V]", logits.name));
+  }
+  if (const YAML::Node g = root["generation"]; g) {
+    if (!g.IsMap()) return Invalid(model, "generation", "expected a map");
+    c->generation.max_tokens_max = g["max_tokens_max"].as<int>(256);
+    c->generation.prompt_tokens_max = g["prompt_tokens_max"].as<int>(256);
+    if (c->generation.max_tokens_max < 1 || c->generation.max_tokens_max > kGenerationTokensMax) {
+      return Invalid(model, "generation.max_tokens_max",
+                     fmt::format("must be in [1, {}]", kGenerationTokensMax));
+    }
+    if (c->generation.prompt_tokens_max < 1 ||
+        c->generation.prompt_tokens_max > kGenerationTokensMax) {
+      return Invalid(model, "generation.prompt_tokens_max",
+                     fmt::format("must be in [1, {}]", kGenerationTokensMax));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ModelConfig> ParseUnsafe(std::string_view yaml_text, std::string_view model) {
   YAML::Node root = YAML::Load(std::string(yaml_text));
   if (!root.IsMap()) return Invalid(model, "(root)", "expected a map");
@@ -158,10 +262,23 @@ absl::StatusOr<ModelConfig> ParseUnsafe(std::string_view yaml_text, std::string_
   auto policy = ParsePolicy(root["version_policy"], model);
   if (!policy.ok()) return policy.status();
   c.version_policy = *std::move(policy);
+  if (absl::Status s = ParseStreaming(root, model, &c); !s.ok()) return s;
   return c;
 }
 
 }  // namespace
+
+std::string_view ModelKindName(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kStateless:
+      return "stateless";
+    case ModelKind::kSequence:
+      return "sequence";
+    case ModelKind::kGenerator:
+      return "generator";
+  }
+  return "unknown";
+}
 
 Shape ModelConfig::InputShape(size_t input, int64_t batch) const {
   Shape s;

@@ -79,5 +79,95 @@ TEST(ModelConfigTest, RejectsBadFieldsNamingThem) {
   EXPECT_EQ(bad("platform: onnx\ninputs: []\n").code(), absl::StatusCode::kInvalidArgument);
 }
 
+constexpr char kSequence[] = R"(
+platform: torchscript
+kind: sequence
+max_batch_size: 64
+inputs:
+  - {name: input, datatype: FP32, dims: [4, 8]}
+  - {name: state, datatype: FP32, dims: [16]}
+outputs:
+  - {name: output, datatype: FP32, dims: [4, 4]}
+  - {name: state_out, datatype: FP32, dims: [16]}
+state: {input: state, output: state_out}
+sequence_batching: {idle_timeout_ms: 5000, max_sequences: 32}
+streaming: {window: 8}
+)";
+
+constexpr char kGenerator[] = R"(
+platform: torchscript
+kind: generator
+max_batch_size: 64
+inputs:
+  - {name: token, datatype: INT64, dims: [1]}
+  - {name: state, datatype: FP32, dims: [32]}
+outputs:
+  - {name: logits, datatype: FP32, dims: [32]}
+  - {name: state_out, datatype: FP32, dims: [32]}
+state: {input: state, output: state_out}
+generation: {max_tokens_max: 100, prompt_tokens_max: 10}
+)";
+
+// `yaml` with the first line starting with `key` replaced by `line`.
+std::string Replace(std::string yaml, const std::string& key, const std::string& line) {
+  const size_t at = yaml.find("\n" + key);
+  if (at == std::string::npos) return yaml + line + "\n";
+  const size_t end = yaml.find('\n', at + 1);
+  return yaml.replace(at + 1, end - at - 1, line);
+}
+
+TEST(ModelConfigTest, ParsesStreamingKinds) {
+  auto seq = ParseModelConfig(kSequence, "gru_seq");
+  ASSERT_TRUE(seq.ok()) << seq.status();
+  EXPECT_EQ(seq->kind, ModelKind::kSequence);
+  EXPECT_EQ(seq->state.input_index, 1);
+  EXPECT_EQ(seq->state.output_index, 1);
+  EXPECT_EQ(seq->sequence_batching.idle_timeout_ms, 5000);
+  EXPECT_EQ(seq->sequence_batching.max_sequences, 32u);
+  EXPECT_EQ(seq->streaming.window, 8u);
+  auto gen = ParseModelConfig(kGenerator, "gru_gen");
+  ASSERT_TRUE(gen.ok()) << gen.status();
+  EXPECT_EQ(gen->kind, ModelKind::kGenerator);
+  EXPECT_EQ(gen->generation.token_input_index, 0);
+  EXPECT_EQ(gen->generation.logits_output_index, 0);
+  EXPECT_EQ(gen->generation.max_tokens_max, 100);
+  EXPECT_EQ(gen->generation.prompt_tokens_max, 10);
+  EXPECT_EQ(gen->streaming.window, 16u);  // default
+  auto plain = ParseModelConfig(kMlp, "mlp");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->kind, ModelKind::kStateless);
+}
+
+TEST(ModelConfigTest, RejectsBadStreamingFieldsNamingThem) {
+  auto expect_bad = [](const std::string& yaml, const std::string& field) {
+    absl::Status s = ParseModelConfig(yaml, "m").status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << field << ": " << s;
+    EXPECT_NE(std::string(s.message()).find(field), std::string::npos) << s;
+  };
+  expect_bad(Replace(kSequence, "kind", "kind: recurrent"), "kind");
+  expect_bad(Replace(kSequence, "state:", ""), "state");
+  expect_bad(Replace(kSequence, "state:", "state: {input: nope, output: state_out}"),
+             "state.input");
+  expect_bad(Replace(kSequence, "state:", "state: {input: state, output: output}"), "state");
+  expect_bad(Replace(kSequence, "sequence_batching",
+                     "sequence_batching: {idle_timeout_ms: 0, max_sequences: 32}"),
+             "sequence_batching.idle_timeout_ms");
+  expect_bad(Replace(kSequence, "sequence_batching",
+                     "sequence_batching: {idle_timeout_ms: 10, max_sequences: 0}"),
+             "sequence_batching.max_sequences");
+  expect_bad(Replace(kSequence, "sequence_batching",
+                     "sequence_batching: {idle_timeout_ms: 10, max_sequences: 70000}"),
+             "sequence_batching.max_sequences");
+  expect_bad(Replace(kSequence, "streaming", "streaming: {window: 0}"), "streaming.window");
+  expect_bad(Replace(kSequence, "max_batch_size", "max_batch_size: 0"), "max_batch_size");
+  expect_bad(std::string(kSequence) + "generation: {max_tokens_max: 4}\n", "generation");
+  expect_bad(std::string(kMlp) + "sequence_batching: {max_sequences: 4}\n", "sequence_batching");
+  expect_bad(Replace(kGenerator, "generation", "generation: {max_tokens_max: 0}"),
+             "generation.max_tokens_max");
+  expect_bad(
+      Replace(kGenerator, "  - {name: token", "  - {name: token, datatype: FP32, dims: [1]}"),
+      "INT64");
+}
+
 }  // namespace
 }  // namespace inference

@@ -1,0 +1,111 @@
+// infer-stream-load: a small closed-loop load generator for ModelStreamInfer generation (figures
+// in docs/inference-notes.md, "Streaming"). Each of --streams threads opens one stream and runs
+// --requests generations of --max-tokens tokens one after the other (the next request is sent when
+// the previous one's final response arrived). Prints tokens/s over the whole run and the
+// time-to-first-token (request written -> first token read) percentiles.
+//
+//   infer-stream-load --target 127.0.0.1:8001 --streams 32 --requests 8 --max-tokens 64
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "inference/grpc_predict_v2.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string target = "127.0.0.1:8001";
+  std::string model = "gru_gen";
+  int streams = 32;
+  int requests = 8;
+  int64_t max_tokens = 64;
+  CLI::App app{
+      "infer-stream-load: ModelStreamInfer generation load (tokens/s, time to first token)"};
+  app.add_option("--target", target, "worker gRPC address");
+  app.add_option("--model", model, "generator model");
+  app.add_option("--streams", streams, "concurrent streams")->check(CLI::Range(1, 1024));
+  app.add_option("--requests", requests, "generations per stream")->check(CLI::Range(1, 100000));
+  app.add_option("--max-tokens", max_tokens, "tokens per generation")->check(CLI::Range(1, 4096));
+  CLI11_PARSE(app, argc, argv);
+
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto stub = inference::GRPCInferenceService::NewStub(channel);
+  std::mutex mu;
+  std::vector<double> ttft_ms;
+  std::atomic<int64_t> tokens{0};
+  std::atomic<int> errors{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int s = 0; s < streams; ++s) {
+    threads.emplace_back([&, s] {
+      grpc::ClientContext ctx;
+      auto stream = stub->ModelStreamInfer(&ctx);
+      std::vector<double> local;
+      for (int r = 0; r < requests; ++r) {
+        inference::ModelInferRequest req;
+        req.set_model_name(model);
+        req.set_id(std::to_string(r));
+        (*req.mutable_parameters())["max_tokens"].set_int64_param(max_tokens);
+        auto* in = req.add_inputs();
+        in->set_name("token");
+        in->set_datatype("INT64");
+        in->add_shape(2);
+        const int64_t prompt[2] = {(s + r) % 32, (s * 7 + r) % 32};
+        req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(prompt), sizeof(prompt));
+        const auto sent = Clock::now();
+        if (!stream->Write(req)) {
+          ++errors;
+          break;
+        }
+        bool first = true;
+        for (inference::ModelStreamInferResponse resp; stream->Read(&resp);) {
+          if (!resp.error_message().empty()) {
+            ++errors;
+            break;
+          }
+          if (first) {
+            local.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+            first = false;
+          }
+          ++tokens;
+          auto it = resp.infer_response().parameters().find("triton_final_response");
+          if (it != resp.infer_response().parameters().end() && it->second.bool_param()) break;
+        }
+      }
+      stream->WritesDone();
+      grpc::Status st = stream->Finish();
+      if (!st.ok()) ++errors;
+      std::lock_guard lock(mu);
+      ttft_ms.insert(ttft_ms.end(), local.begin(), local.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("streams %d, generations %zu, tokens %ld in %.2f s: %.0f tokens/s\n", streams,
+              ttft_ms.size(), static_cast<long>(tokens.load()), secs,
+              static_cast<double>(tokens.load()) / secs);
+  std::printf("time to first token: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms; errors %d\n",
+              Percentile(ttft_ms, 0.5), Percentile(ttft_ms, 0.9), Percentile(ttft_ms, 0.99),
+              errors.load());
+  return errors.load() == 0 ? 0 : 1;
+}
