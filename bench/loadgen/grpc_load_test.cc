@@ -128,8 +128,10 @@ TEST_F(GrpcLoadTest, OtherFailuresCountAsErrors) {
 TEST_F(GrpcLoadTest, DurationModeStopsAndDrains) {
   Start(grpc::StatusCode::OK);
   GrpcLoadOptions o = Options(16, 0);
+  // Long enough that calls complete inside the window under ThreadSanitizer too (a call takes
+  // ~0.4 s there at 16 in flight).
   o.load.warmup = std::chrono::milliseconds(50);
-  o.load.duration = std::chrono::milliseconds(200);
+  o.load.duration = std::chrono::milliseconds(2000);
   auto r = RunGrpcLoad(o, [](uint64_t, grpc::ByteBuffer* out) { *out = Buffer("x"); });
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_GT(r->ops.ok, 0u);
