@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/inference/worker_process.h"
 
 namespace {
 
@@ -39,10 +40,7 @@ std::string g_worker, g_models;
 // Shapes of the demo sequence model (scripts/make-models: SEQ_*).
 constexpr int64_t kSeqSteps = 4, kSeqFeatures = 8, kSeqOutputs = 4;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using inference_testing::ReadFile;
 
 std::vector<float> Floats(const std::string& bytes) {
   std::vector<float> v(bytes.size() / 4);
@@ -50,59 +48,11 @@ std::vector<float> Floats(const std::string& bytes) {
   return v;
 }
 
-// A running worker on `repo`; killed by the destructor if still running.
-class Worker {
+// A running worker on `repo` (tests/inference/worker_process.h), bound to loopback.
+class Worker : public inference_testing::WorkerProcess {
  public:
-  explicit Worker(const std::string& repo) {
-    ready_file_ = tmp_.File("ready.json");
-    std::vector<std::string> argv = {g_worker,    "--repo",         repo, "--http-port",
-                                     "0",         "--grpc-port",    "0",  "--ready-file",
-                                     ready_file_, "--http-threads", "2",  "--host",
-                                     "127.0.0.1"};
-    core::testing::ChildOptions o;
-    o.log_path = tmp_.File("worker.log");
-    auto child = ChildProcess::Start(argv, o);
-    EXPECT_TRUE(child.ok()) << child.status();
-    child_ = *std::move(child);
-    auto ready = core::testing::WaitForReadyFile(ready_file_, 120000);
-    EXPECT_TRUE(ready.ok()) << ready.status() << "\n" << Log();
-    if (ready.ok()) {
-      http_port = (*ready)["http_port"].get<int>();
-      grpc_port = (*ready)["grpc_port"].get<int>();
-    }
-  }
-  std::string Log() const { return ReadFile(tmp_.File("worker.log")); }
-  std::unique_ptr<inference::GRPCInferenceService::Stub> Grpc(
-      const grpc::ChannelArguments& args = {}) {
-    return inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
-        fmt::format("127.0.0.1:{}", grpc_port), grpc::InsecureChannelCredentials(), args));
-  }
-  // Sum of a metric's samples whose labels contain model="<model>".
-  double Metric(const std::string& name, const std::string& model) {
-    auto client = TestClient::Connect("127.0.0.1", static_cast<uint16_t>(http_port));
-    EXPECT_TRUE(client.ok()) << client.status();
-    if (!client.ok()) return -1;
-    auto r = (*client)->Get("/metrics");
-    EXPECT_TRUE(r.ok() && r->status == 200);
-    if (!r.ok()) return -1;
-    double sum = 0;
-    std::istringstream in(r->body);
-    const std::string label = fmt::format("model=\"{}\"", model);
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind(name + "{", 0) == 0 && line.find(label) != std::string::npos) {
-        sum += std::stod(line.substr(line.rfind(' ') + 1));
-      }
-    }
-    return sum;
-  }
-  ChildProcess& process() { return *child_; }
-  int http_port = 0;
-  int grpc_port = 0;
-
- private:
-  TempDir tmp_;
-  std::string ready_file_;
-  std::unique_ptr<ChildProcess> child_;
+  explicit Worker(const std::string& repo)
+      : WorkerProcess(g_worker, repo, {"--host", "127.0.0.1"}) {}
 };
 
 void SetBool(ModelInferRequest* r, const char* name, bool v) {

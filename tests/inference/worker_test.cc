@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/inference/worker_process.h"
 
 namespace {
 
@@ -34,10 +35,7 @@ using nlohmann::json;
 std::string g_worker, g_repo_tool, g_models;
 constexpr char kPromtool[] = "/usr/bin/promtool";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using inference_testing::ReadFile;
 
 struct Reference {
   std::vector<int64_t> input_shape, output_shape;
@@ -79,46 +77,17 @@ std::string InferBody(const std::vector<int64_t>& shape, const std::vector<float
   return s;
 }
 
-// A running worker; killed by the destructor if still running.
-class Worker {
+// A running worker (tests/inference/worker_process.h) rescanning its repository every 500 ms.
+class Worker : public inference_testing::WorkerProcess {
  public:
-  Worker(const std::string& repo, std::vector<std::string> extra = {}) {
-    ready_file_ = tmp_.File("ready.json");
-    std::vector<std::string> argv = {g_worker,    "--repo",         repo, "--http-port",
-                                     "0",         "--grpc-port",    "0",  "--ready-file",
-                                     ready_file_, "--http-threads", "2",  "--rescan-interval-ms",
-                                     "500"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    core::testing::ChildOptions o;
-    o.log_path = tmp_.File("worker.log");
-    auto child = ChildProcess::Start(argv, o);
-    EXPECT_TRUE(child.ok()) << child.status();
-    child_ = *std::move(child);
-    auto ready = core::testing::WaitForReadyFile(ready_file_, 120000);
-    EXPECT_TRUE(ready.ok()) << ready.status() << "\n" << Log();
-    if (ready.ok()) {
-      http_port = (*ready)["http_port"].get<int>();
-      grpc_port = (*ready)["grpc_port"].get<int>();
-    }
-  }
-  std::string Log() const { return ReadFile(tmp_.File("worker.log")); }
-  std::unique_ptr<TestClient> Client() {
-    auto c = TestClient::Connect("127.0.0.1", static_cast<uint16_t>(http_port));
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? *std::move(c) : nullptr;
-  }
-  std::unique_ptr<inference::GRPCInferenceService::Stub> Grpc() {
-    return inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
-        fmt::format("127.0.0.1:{}", grpc_port), grpc::InsecureChannelCredentials()));
-  }
-  ChildProcess& process() { return *child_; }
-  int http_port = 0;
-  int grpc_port = 0;
+  explicit Worker(const std::string& repo, std::vector<std::string> extra = {})
+      : WorkerProcess(g_worker, repo, WithRescan(std::move(extra))) {}
 
  private:
-  TempDir tmp_;
-  std::string ready_file_;
-  std::unique_ptr<ChildProcess> child_;
+  static std::vector<std::string> WithRescan(std::vector<std::string> extra) {
+    extra.insert(extra.begin(), {"--rescan-interval-ms", "500"});
+    return extra;
+  }
 };
 
 // Polls the repository index until `pred` holds for it (the condition, not a fixed sleep).
