@@ -125,6 +125,13 @@ bool EndpointSet::AnyHasVersion(std::string_view model, std::string_view version
   return false;
 }
 
+absl::StatusOr<EndpointPtr> EndpointSet::PickForVersion(std::string_view model,
+                                                        std::string_view version,
+                                                        const Endpoint* exclude) {
+  const bool filter = !version.empty() && AnyHasVersion(model, version);
+  return Pick(model, filter ? version : std::string_view(), exclude);
+}
+
 absl::StatusOr<EndpointPtr> EndpointSet::Pick(std::string_view model, std::string_view version,
                                               const Endpoint* exclude) {
   const std::shared_ptr<const EndpointList> list = snapshot();

@@ -111,9 +111,7 @@ class EndpointSet {
   // ResourceExhausted beyond kEndpointsMax.
   absl::StatusOr<EndpointPtr> Add(std::string name, UpstreamAddress http, std::string grpc_target);
   void Remove(std::string_view name);
-  std::shared_ptr<const EndpointList> snapshot() const {
-    return list_.load();
-  }
+  std::shared_ptr<const EndpointList> snapshot() const { return list_.load(); }
   int ReadyCount() const;
 
   // Power of two choices (see above), skipping `exclude` (the endpoint that just failed). When
@@ -123,6 +121,11 @@ class EndpointSet {
                                    const Endpoint* exclude = nullptr);
   // Whether any ready endpoint reports `version` of `model`.
   bool AnyHasVersion(std::string_view model, std::string_view version) const;
+  // Pick() for a request routed to `version` of `model`: restricted to endpoints reporting that
+  // version while any does, any eligible endpoint otherwise (an empty version, or one no endpoint
+  // reports yet, e.g. before the first stats poll).
+  absl::StatusOr<EndpointPtr> PickForVersion(std::string_view model, std::string_view version,
+                                             const Endpoint* exclude);
 
   // Outcome of one forwarded request: success, or a failure that counts against the endpoint
   // (transport error, timeout, 5xx). `latency_us` feeds the gateway-side EWMA (successes only).

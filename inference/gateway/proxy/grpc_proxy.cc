@@ -422,10 +422,8 @@ void GrpcProxy::Attempt(std::shared_ptr<InferCall> call, const Endpoint* exclude
            "timeout");
     return;
   }
-  const bool filter =
-      !call->version.empty() && endpoints_->AnyHasVersion(call->model, call->version);
-  absl::StatusOr<EndpointPtr> picked = endpoints_->Pick(
-      call->model, filter ? std::string_view(call->version) : std::string_view(), exclude);
+  absl::StatusOr<EndpointPtr> picked =
+      endpoints_->PickForVersion(call->model, call->version, exclude);
   if (!picked.ok()) {
     call->ctx->AddTrailingMetadata("retry-after", "1");
     Finish(call,

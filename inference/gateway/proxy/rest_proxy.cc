@@ -242,10 +242,8 @@ void RestProxy::Attempt(std::shared_ptr<InferCall> call, const Endpoint* exclude
     Finish(call, Error(504, "deadline_exceeded", "request deadline passed"), "timeout");
     return;
   }
-  const bool filter =
-      !call->version.empty() && endpoints_->AnyHasVersion(call->model, call->version);
-  absl::StatusOr<EndpointPtr> picked = endpoints_->Pick(
-      call->model, filter ? std::string_view(call->version) : std::string_view(), exclude);
+  absl::StatusOr<EndpointPtr> picked =
+      endpoints_->PickForVersion(call->model, call->version, exclude);
   if (!picked.ok()) {
     Finish(call,
            Error(503, "unavailable", std::string(picked.status().message()))
