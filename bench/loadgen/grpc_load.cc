@@ -35,7 +35,6 @@ void HandOffRelease(void*) {}
 void HandOffAcquire(void*) {}
 #endif
 
-
 namespace asio = boost::asio;
 
 // One concurrent call slot. Issue/Close and the classifier run on the session's io thread; the

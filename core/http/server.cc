@@ -50,39 +50,66 @@ void AppendHex(std::string* out, uint64_t v) {
   out->append(tmp, r.ptr - tmp);
 }
 
-
 }  // namespace
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 499: return "Client Closed Request";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 499:
+      return "Client Closed Request";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 
@@ -135,8 +162,8 @@ struct ParsedSpan {
   uint32_t len = 0;
 };
 
-// Beast parser that records field positions as offsets from the start of the request, so the buffer may
-// be compacted or grown while the body is still arriving.
+// Beast parser that records field positions as offsets from the start of the request, so the buffer
+// may be compacted or grown while the body is still arriving.
 class RequestParser final : public beast::http::basic_parser<true> {
  public:
   RequestParser() {}
@@ -156,8 +183,8 @@ class RequestParser final : public beast::http::basic_parser<true> {
   Span Mark(beast::string_view s) const {
     return {static_cast<uint32_t>(s.data() - base), static_cast<uint32_t>(s.size())};
   }
-  void on_request_impl(beast::http::verb, beast::string_view method_str, beast::string_view target_str,
-                       int ver, beast::error_code&) override {
+  void on_request_impl(beast::http::verb, beast::string_view method_str,
+                       beast::string_view target_str, int ver, beast::error_code&) override {
     method = Mark(method_str);
     target = Mark(target_str);
     version = ver;
@@ -262,9 +289,9 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
     if (state_ != State::kReading) return;
     if (request_started_ms_ != 0) {
       if (now_ms - request_started_ms_ > server_->options.read_timeout_ms) {
-        FailRequest(408, "request_timeout",
-                    absl::StrCat("request not received within ",
-                                 server_->options.read_timeout_ms, " ms"));
+        FailRequest(
+            408, "request_timeout",
+            absl::StrCat("request not received within ", server_->options.read_timeout_ms, " ms"));
       }
     } else if (draining || now_ms - last_activity_ms_ > server_->options.idle_timeout_ms) {
       Close();
@@ -545,8 +572,8 @@ void Connection::ProcessBuffer() {
     }
     parser_->base = buf_.get() + start_;
     beast::error_code ec;
-    size_t n = parser_->put(asio::const_buffer(buf_.get() + start_ + parsed_, end_ - start_ - parsed_),
-                            ec);
+    size_t n = parser_->put(
+        asio::const_buffer(buf_.get() + start_ + parsed_, end_ - start_ - parsed_), ec);
     parsed_ += n;
     if (ec == beast::http::error::need_more) {
       if (!parser_->is_header_done()) {
@@ -580,8 +607,8 @@ void Connection::ProcessBuffer() {
     if (ec) {
       if (ec == beast::http::error::header_limit) {
         FailRequest(431, "header_too_large",
-                    absl::StrCat("request header exceeds ", opt.header_bytes_max,
-                                 " bytes or ", kHeadersMax, " fields"));
+                    absl::StrCat("request header exceeds ", opt.header_bytes_max, " bytes or ",
+                                 kHeadersMax, " fields"));
       } else if (ec == beast::http::error::body_limit) {
         FailRequest(413, "body_too_large",
                     absl::StrCat("request body exceeds ", opt.body_bytes_max, " bytes"));
@@ -614,7 +641,8 @@ void Connection::Dispatch() {
   size_t q = r.target.find('?');
   r.path = r.target.substr(0, q);
   r.query = q == std::string_view::npos ? std::string_view() : r.target.substr(q + 1);
-  for (size_t i = 0; i < p.field_count; ++i) r.AddHeader(view(p.fields[i].first), view(p.fields[i].second));
+  for (size_t i = 0; i < p.field_count; ++i)
+    r.AddHeader(view(p.fields[i].first), view(p.fields[i].second));
   if (p.chunked_body_used) {
     chunked_body_.reserve(chunked_body_.size() + kBodyPaddingBytes);
     r.body = chunked_body_;
@@ -671,7 +699,8 @@ void Connection::WriteResponse(Response&& response) {
   }
   w.append("\r\n");
   std::array<asio::const_buffer, 2> bufs = {
-      asio::buffer(w), asio::buffer(current_.body.data(), head_request_ ? 0 : current_.body.size())};
+      asio::buffer(w),
+      asio::buffer(current_.body.data(), head_request_ ? 0 : current_.body.size())};
   AsyncWrite(bufs,
              [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWritten(ec); });
 }
@@ -693,10 +722,11 @@ void Connection::OnWritten(beast::error_code ec) {
 }
 
 std::shared_ptr<SseStream> Connection::StartSse(Response&& head) {
-  auto stream = std::make_shared<SseStreamImpl>(shared_from_this(),
-                                                server_->options.sse_buffer_bytes_max);
-  std::string h = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                  "Transfer-Encoding: chunked\r\nConnection: close\r\nX-Accel-Buffering: no\r\n";
+  auto stream =
+      std::make_shared<SseStreamImpl>(shared_from_this(), server_->options.sse_buffer_bytes_max);
+  std::string h =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+      "Transfer-Encoding: chunked\r\nConnection: close\r\nX-Accel-Buffering: no\r\n";
   for (const auto& [name, value] : head.headers) absl::StrAppend(&h, name, ": ", value, "\r\n");
   h.append("\r\n");
   stream->QueueRaw(std::move(h));
@@ -876,8 +906,8 @@ void HttpServer::Shutdown() {
   s.accept_thread.join();
   // 2. Drain: idle connections close at the next sweep; busy ones close after their response.
   s.draining.store(true, std::memory_order_release);
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(options_.shutdown_grace_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
   while (s.active.load(std::memory_order_acquire) > 0 &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -1,11 +1,13 @@
 #pragma once
-// HttpServer: an HTTP/1.1 server on Boost.Asio with Beast's parser, built for throughput on few cores.
+// HttpServer: an HTTP/1.1 server on Boost.Asio with Beast's parser, built for throughput on few
+// cores.
 //
-// Model: N I/O threads, each running its own io_context; one acceptor hands connections round-robin to
-// them, and a connection lives on one thread for its whole life (no locks on the request path). Requests
-// are parsed in place (zero-copy, see request.h), dispatched to the Router, and answered through a
-// Responder that may complete on any thread. Keep-alive and pipelining are supported; responses on one
-// connection are sent in request order (a connection handles one request at a time).
+// Model: N I/O threads, each running its own io_context; one acceptor hands connections round-robin
+// to them, and a connection lives on one thread for its whole life (no locks on the request path).
+// Requests are parsed in place (zero-copy, see request.h), dispatched to the Router, and answered
+// through a Responder that may complete on any thread. Keep-alive and pipelining are supported;
+// responses on one connection are sent in request order (a connection handles one request at a
+// time).
 //
 // Limits (each answered with a JSON error body, then the connection is closed):
 //   header_bytes_max -> 431, body_bytes_max -> 413, connections_max -> 503,
@@ -18,7 +20,8 @@
 // the plain path is unchanged (one null check per I/O call).
 //
 // Shutdown(): stops accepting, lets in-flight requests finish (up to the grace period), closes idle
-// connections, then stops the I/O threads. Thread safety: Start/Shutdown from one controlling thread.
+// connections, then stops the I/O threads. Thread safety: Start/Shutdown from one controlling
+// thread.
 
 #include <atomic>
 #include <cstdint>
@@ -34,8 +37,8 @@ namespace core::http {
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
-  uint16_t port = 0;               // 0: pick a free port (see HttpServer::port())
-  std::string unix_socket_path;    // when set, listen on this Unix socket instead of TCP
+  uint16_t port = 0;             // 0: pick a free port (see HttpServer::port())
+  std::string unix_socket_path;  // when set, listen on this Unix socket instead of TCP
   int io_threads = 1;
   size_t header_bytes_max = 16 * 1024;
   size_t body_bytes_max = 4 * 1024 * 1024;

@@ -110,11 +110,10 @@ TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
 
 TEST_F(ServerTest, PipelinedRequestsAnsweredInOrder) {
   StartServer();
-  std::string raw = RawExchange(
-      port_,
-      "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-      "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz"
-      "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string raw = RawExchange(port_,
+                                "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz"
+                                "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   size_t first = raw.find("{\"hello\":\"world\"}");
   size_t second = raw.find("a:xyz");
   size_t third = raw.rfind("{\"hello\":\"world\"}");
@@ -139,8 +138,9 @@ TEST_F(ServerTest, BodyOverLimitIs413) {
   o.body_bytes_max = 1024;
   StartServer(o);
   // Declared too large: refused from the header alone.
-  std::string raw = RawExchange(
-      port_, "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'x'));
+  std::string raw =
+      RawExchange(port_, "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+                             std::string(5000, 'x'));
   EXPECT_EQ(RawStatus(raw), 413);
   EXPECT_NE(RawBody(raw).find("\"error\":\"body_too_large\""), std::string::npos);
   // Chunked body that grows past the limit.
@@ -240,7 +240,8 @@ TEST_F(ServerTest, ConnectionsOverLimitGet503) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   int status = 0;
   while (status != 200 && std::chrono::steady_clock::now() < deadline) {
-    status = RawStatus(RawExchange(port_, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    status = RawStatus(
+        RawExchange(port_, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   }
   EXPECT_EQ(status, 200);
 }

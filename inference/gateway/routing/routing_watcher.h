@@ -43,9 +43,7 @@ class RoutingWatcher {
   static absl::StatusOr<std::unique_ptr<RoutingWatcher>> Create(Options options);
   ~RoutingWatcher();
 
-  std::shared_ptr<const RoutingTable> current() const {
-    return table_.load();
-  }
+  std::shared_ptr<const RoutingTable> current() const { return table_.load(); }
   void Apply(std::shared_ptr<const RoutingTable> table);
   std::string last_error() const;
   int64_t reloads() const { return reloads_.load(); }
