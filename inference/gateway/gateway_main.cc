@@ -45,6 +45,16 @@
 //         retry_after_s: 1}
 //   auth:
 //     keys: [{name: alice, sha256: <hex>, rate_per_s: 100, burst: 200, admin: false}]
+//   streaming:                 # ModelStreamInfer and generate_stream (streaming/stream_proxy.h)
+//     window: 16               # responses queued per client stream
+//     upstream_write_queue: 4  # requests queued per worker stream
+//     stall_ms: 2000           # SSE: no token this long -> keep-alive fallback
+//     keepalive_ms: 500        # SSE: keep-alive period
+//     fallback_max_ms: 10000   # SSE: then an error event
+//     sse_timeout_ms: 600000   # SSE: deadline of one generation
+//     sse_pause_bytes: 65536   # SSE: stop reading the worker beyond this many unsent bytes
+//     sequences_max: 65536     # live sequences tracked for sticky routing
+//     sequence_idle_ms: 60000  # forgotten after this long without a chunk
 //
 // The ready file gets {"http_port", "grpc_port" (-1 when off), "pid", "runtime_dir"} once the
 // listeners are bound.
@@ -76,6 +86,7 @@
 #include "inference/gateway/proxy/rest_proxy.h"
 #include "inference/gateway/qos/qos_admission.h"
 #include "inference/gateway/routing/routing_watcher.h"
+#include "inference/gateway/streaming/stream_proxy.h"
 #include "inference/gateway/supervisor/worker_supervisor.h"
 #include "inference/gateway/tls/tls_files.h"
 #include "inference/gateway/upstream/grpc_upstream.h"
@@ -108,6 +119,7 @@ struct GatewayConfig {
   EndpointSet::Options endpoints;
   QosAdmission::Options qos;
   std::vector<ApiKeyConfig> keys;
+  StreamingOptions streaming;
 };
 
 absl::Status LoadConfig(const std::string& path, GatewayConfig* c) {
@@ -195,6 +207,33 @@ absl::Status LoadConfig(const std::string& path, GatewayConfig* c) {
     ASSIGN_OR_RETURN(key.admin, k.GetBool("admin", key.admin));
     c->keys.push_back(std::move(key));
   }
+
+  ASSIGN_OR_RETURN(core::ConfigNode st, root.Child("streaming"));
+  StreamingOptions& so = c->streaming;
+  ASSIGN_OR_RETURN(int64_t window, st.GetInt("window", static_cast<int64_t>(so.window), 1, 4096));
+  so.window = static_cast<size_t>(window);
+  ASSIGN_OR_RETURN(
+      int64_t write_queue,
+      st.GetInt("upstream_write_queue", static_cast<int64_t>(so.upstream_write_queue), 1, 4096));
+  so.upstream_write_queue = static_cast<size_t>(write_queue);
+  ASSIGN_OR_RETURN(so.stall_ms, st.GetInt("stall_ms", so.stall_ms, 1, kRequestTimeoutMsMax));
+  ASSIGN_OR_RETURN(so.keepalive_ms,
+                   st.GetInt("keepalive_ms", so.keepalive_ms, 1, kRequestTimeoutMsMax));
+  ASSIGN_OR_RETURN(so.fallback_max_ms,
+                   st.GetInt("fallback_max_ms", so.fallback_max_ms, 1, kRequestTimeoutMsMax));
+  ASSIGN_OR_RETURN(so.sse_timeout_ms,
+                   st.GetInt("sse_timeout_ms", so.sse_timeout_ms, 1, kRequestTimeoutMsMax));
+  ASSIGN_OR_RETURN(
+      int64_t pause,
+      st.GetInt("sse_pause_bytes", static_cast<int64_t>(so.sse_pause_bytes), 1024, 64 << 20));
+  so.sse_pause_bytes = static_cast<size_t>(pause);
+  ASSIGN_OR_RETURN(
+      int64_t sequences,
+      st.GetInt("sequences_max", static_cast<int64_t>(so.sequences.entries_max), 16, 1 << 24));
+  so.sequences.entries_max = static_cast<size_t>(sequences);
+  ASSIGN_OR_RETURN(so.sequences.idle_ms,
+                   st.GetInt("sequence_idle_ms", so.sequences.idle_ms, 1, 24 * 3600 * 1000));
+  if (absl::Status valid = so.Validate(); !valid.ok()) return valid;
   return root.CheckNoUnknownKeys();
 }
 
@@ -334,10 +373,13 @@ int Run(int argc, char** argv) {
   StatsPoller poller(endpoints->get(), pool->get(), &metrics, c.stats_interval_ms);
   poller.Start();
 
+  StreamProxy streams(c.streaming, endpoints->get(), routing_watcher->get(), &metrics, clock);
+  streams.Start();
+
   core::http::Router router;
   RestProxy proxy({.request_timeout_ms_default = c.request_timeout_ms, .access_log = c.access_log},
                   endpoints->get(), pool->get(), routing_watcher->get(), auth->get(), &qos,
-                  &metrics, clock);
+                  &metrics, clock, &streams);
   proxy.Register(&router);
   core::RegisterMetricsRoute(router, &metrics.registry());
   router.Get("/healthz", [](core::http::Request&, core::http::Responder r) {
@@ -361,8 +403,8 @@ int Run(int argc, char** argv) {
   GrpcProxy grpc_proxy({.request_timeout_ms_default = c.request_timeout_ms,
                         .inflight_max = c.grpc_inflight_max,
                         .access_log = c.access_log},
-                       endpoints->get(), routing_watcher->get(), auth->get(), &qos, &metrics,
-                       clock);
+                       endpoints->get(), routing_watcher->get(), auth->get(), &qos, &metrics, clock,
+                       &streams);
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_bound_port = -1;
   if (grpc_on) {
@@ -404,6 +446,7 @@ int Run(int argc, char** argv) {
   if (grpc_server) {
     grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   }
+  streams.Stop();
   (*server)->Shutdown();
   poller.Stop();
   if (supervisor) supervisor->Stop();

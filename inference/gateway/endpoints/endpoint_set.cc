@@ -176,11 +176,17 @@ absl::StatusOr<EndpointPtr> EndpointSet::Pick(std::string_view model, std::strin
 
 void EndpointSet::RecordResult(Endpoint& e, bool success, double latency_us) {
   if (success) {
-    e.breaker().RecordSuccess();
-    e.consecutive_failures.store(0, std::memory_order_relaxed);
     double prev = e.latency_ewma_us.load(std::memory_order_relaxed);
     const double next = prev == 0 ? latency_us : prev + kLatencyEwmaAlpha * (latency_us - prev);
     e.latency_ewma_us.store(next, std::memory_order_relaxed);
+  }
+  RecordStreamResult(e, success);
+}
+
+void EndpointSet::RecordStreamResult(Endpoint& e, bool success) {
+  if (success) {
+    e.breaker().RecordSuccess();
+    e.consecutive_failures.store(0, std::memory_order_relaxed);
     return;
   }
   e.breaker().RecordFailure();

@@ -130,6 +130,9 @@ class EndpointSet {
   // Outcome of one forwarded request: success, or a failure that counts against the endpoint
   // (transport error, timeout, 5xx). `latency_us` feeds the gateway-side EWMA (successes only).
   void RecordResult(Endpoint& endpoint, bool success, double latency_us);
+  // The same for a long-lived stream: its outcome counts for the breaker and ejection, but its
+  // duration is no request latency (the EWMA is left alone).
+  void RecordStreamResult(Endpoint& endpoint, bool success);
 
  private:
   EndpointSet(Options options, core::Clock* clock, uint64_t seed);

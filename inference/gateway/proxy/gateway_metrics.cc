@@ -24,6 +24,27 @@ GatewayMetrics::GatewayMetrics()
       workers_ready_(workers_.WithLabels({"ready"})),
       workers_total_(workers_.WithLabels({"total"})),
       reloads_(registry_.AddCounter("gateway_routing_reloads_total",
-                                    "Routing file reloads by result.", {"result"})) {}
+                                    "Routing file reloads by result.", {"result"})),
+      streams_(registry_.AddGauge("gateway_streams", "Open streams by protocol (grpc, sse).",
+                                  {"protocol"})),
+      stream_responses_(registry_.AddCounter("gateway_stream_responses_total",
+                                             "Stream responses (gRPC) and token events (SSE) sent.",
+                                             {"protocol"})),
+      stream_first_token_(registry_.AddHistogram(
+          "gateway_stream_first_token_seconds",
+          "Time from a streamed request's arrival to its first response sent.", {"protocol"},
+          core::DefaultLatencyBucketsSeconds())),
+      stream_fallbacks_(registry_.AddCounter(
+          "gateway_stream_fallbacks_total",
+          "SSE streams that entered keep-alive fallback, by reason (stall, breaker_open).",
+          {"reason"})),
+      stream_keepalives_(
+          registry_.AddCounter("gateway_stream_keepalives_total", "SSE keep-alive events sent.")),
+      stream_fallback_timeouts_(registry_.AddCounter(
+          "gateway_stream_fallback_timeouts_total",
+          "SSE streams ended with an error after fallback_max_ms without a token.")),
+      stream_upstream_failures_(
+          registry_.AddCounter("gateway_stream_upstream_failures_total",
+                               "Streams ended because their worker failed or went away.")) {}
 
 }  // namespace inference::gateway

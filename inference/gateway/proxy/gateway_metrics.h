@@ -10,6 +10,13 @@
 //   gateway_shed_total{qos}, gateway_rate_limited_total
 //   gateway_workers{state}                               ready, total
 //   gateway_routing_reloads_total{result}                ok, refused
+//   gateway_streams{protocol}                            open streams: grpc, sse
+//   gateway_stream_responses_total{protocol}             responses / token events sent
+//   gateway_stream_first_token_seconds{protocol}         request -> first response sent
+//   gateway_stream_fallbacks_total{reason}               SSE fallback entered: stall, breaker_open
+//   gateway_stream_keepalives_total                      SSE keep-alive events sent
+//   gateway_stream_fallback_timeouts_total               SSE streams ended after fallback_max_ms
+//   gateway_stream_upstream_failures_total               streams ended because their worker failed
 //
 // Thread safety: as core::Registry (every method from any thread).
 
@@ -42,6 +49,19 @@ class GatewayMetrics {
   core::Gauge& workers_ready() { return workers_ready_; }
   core::Gauge& workers_total() { return workers_total_; }
   core::Counter& RoutingReload(bool ok) { return reloads_.WithLabels({ok ? "ok" : "refused"}); }
+  core::Gauge& Streams(std::string_view protocol) { return streams_.WithLabels({protocol}); }
+  core::Counter& StreamResponses(std::string_view protocol) {
+    return stream_responses_.WithLabels({protocol});
+  }
+  core::Histogram& StreamFirstToken(std::string_view protocol) {
+    return stream_first_token_.WithLabels({protocol});
+  }
+  core::Counter& StreamFallbacks(std::string_view reason) {
+    return stream_fallbacks_.WithLabels({reason});
+  }
+  core::Counter& stream_keepalives() { return stream_keepalives_; }
+  core::Counter& stream_fallback_timeouts() { return stream_fallback_timeouts_; }
+  core::Counter& stream_upstream_failures() { return stream_upstream_failures_; }
 
  private:
   core::Registry registry_;
@@ -56,6 +76,13 @@ class GatewayMetrics {
   core::Gauge& workers_ready_;
   core::Gauge& workers_total_;
   core::CounterFamily& reloads_;
+  core::GaugeFamily& streams_;
+  core::CounterFamily& stream_responses_;
+  core::HistogramFamily& stream_first_token_;
+  core::CounterFamily& stream_fallbacks_;
+  core::Counter& stream_keepalives_;
+  core::Counter& stream_fallback_timeouts_;
+  core::Counter& stream_upstream_failures_;
 };
 
 }  // namespace inference::gateway

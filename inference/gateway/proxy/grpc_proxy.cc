@@ -11,6 +11,7 @@
 #include "fmt/format.h"
 #include "inference/gateway/proxy/infer_request_wire.h"
 #include "inference/gateway/proxy/trace_context.h"
+#include "inference/gateway/streaming/stream_proxy.h"
 #include "inference/gateway/upstream/grpc_upstream.h"
 #include "inference/gateway/upstream/stats_poller.h"
 #include "spdlog/spdlog.h"
@@ -135,14 +136,15 @@ struct GrpcProxy::InferCall {
 
 GrpcProxy::GrpcProxy(GrpcProxyOptions options, EndpointSet* endpoints, RoutingWatcher* routing,
                      ApiKeyAuth* auth, QosAdmission* qos, GatewayMetrics* metrics,
-                     core::Clock* clock)
+                     core::Clock* clock, StreamProxy* streams)
     : options_(options),
       endpoints_(endpoints),
       routing_(routing),
       auth_(auth),
       qos_(qos),
       metrics_(metrics),
-      clock_(clock) {}
+      clock_(clock),
+      streams_(streams) {}
 
 bool GrpcProxy::TryEnter(grpc::CallbackServerContext* ctx, grpc::Status* refused) {
   if (inflight_.fetch_add(1, std::memory_order_relaxed) < options_.inflight_max) return true;
@@ -346,6 +348,34 @@ grpc::ServerUnaryReactor* GrpcProxy::RepositoryModelUnload(grpc::CallbackServerC
          RepositoryModelUnloadResponse* rs, std::function<void(grpc::Status)> done) {
         u.stub->async()->RepositoryModelUnload(c, rq, rs, std::move(done));
       });
+}
+
+namespace {
+
+// Ends a stream at once with `status` (auth or argument errors before any message).
+class RefusedStream final
+    : public grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* GrpcProxy::ModelStreamInfer(
+    grpc::CallbackServerContext* ctx) {
+  if (streams_ == nullptr) {
+    return new RefusedStream(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "ModelStreamInfer is not enabled"));
+  }
+  if (grpc::Status s = CheckAuth(ctx, false); !s.ok()) return new RefusedStream(s);
+  absl::StatusOr<QosLevel> qos = ParseQos(Metadata(ctx, "x-qos-level"));
+  if (!qos.ok()) {
+    return new RefusedStream(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        fmt::format("metadata 'x-qos-level': {}", std::string(qos.status().message()))));
+  }
+  return streams_->NewGrpcStream(ctx, *qos);
 }
 
 grpc::ServerUnaryReactor* GrpcProxy::ModelInfer(grpc::CallbackServerContext* ctx,

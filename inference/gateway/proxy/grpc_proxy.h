@@ -8,7 +8,8 @@
 //                                             retried once, forwarded as bytes (see below)
 //   RepositoryIndex                           admin key; forwarded to one ready worker
 //   RepositoryModelLoad / Unload              admin key; sent to every worker
-//   ModelStreamInfer                          UNIMPLEMENTED (not proxied yet)
+//   ModelStreamInfer                          API key; proxied per message with sticky routing
+//                                             (streaming/stream_proxy.h)
 //
 // Request metadata: authorization: Bearer <key>; x-model-version (pin; the message's
 // model_version pins too and wins); x-user-id (sticky split); x-qos-level gold|silver|bronze;
@@ -70,10 +71,14 @@ struct GrpcProxyOptions {
 using GrpcProxyBase = ::inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<
     ::inference::GRPCInferenceService::CallbackService>;
 
+class StreamProxy;
+
 class GrpcProxy final : public GrpcProxyBase {
  public:
+  // `streams` serves ModelStreamInfer (UNIMPLEMENTED when null).
   GrpcProxy(GrpcProxyOptions options, EndpointSet* endpoints, RoutingWatcher* routing,
-            ApiKeyAuth* auth, QosAdmission* qos, GatewayMetrics* metrics, core::Clock* clock);
+            ApiKeyAuth* auth, QosAdmission* qos, GatewayMetrics* metrics, core::Clock* clock,
+            StreamProxy* streams = nullptr);
 
   int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
 
@@ -99,6 +104,8 @@ class GrpcProxy final : public GrpcProxyBase {
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx,
                                        const grpc::ByteBuffer* req,
                                        grpc::ByteBuffer* resp) override;
+  grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* ModelStreamInfer(
+      grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* ctx,
                                             const RepositoryIndexRequest* req,
                                             RepositoryIndexResponse* resp) override;
@@ -134,6 +141,7 @@ class GrpcProxy final : public GrpcProxyBase {
   QosAdmission* const qos_;
   GatewayMetrics* const metrics_;
   core::Clock* const clock_;
+  StreamProxy* const streams_;
   std::atomic<int64_t> inflight_{0};
 };
 

@@ -10,6 +10,7 @@
 #include "core/log/request_id.h"
 #include "fmt/format.h"
 #include "inference/gateway/proxy/trace_context.h"
+#include "inference/gateway/streaming/stream_proxy.h"
 #include "inference/gateway/upstream/stats_poller.h"
 #include "spdlog/spdlog.h"
 
@@ -73,7 +74,7 @@ struct RestProxy::InferCall {
 
 RestProxy::RestProxy(RestProxyOptions options, EndpointSet* endpoints, UpstreamPool* pool,
                      RoutingWatcher* routing, ApiKeyAuth* auth, QosAdmission* qos,
-                     GatewayMetrics* metrics, core::Clock* clock)
+                     GatewayMetrics* metrics, core::Clock* clock, StreamProxy* streams)
     : options_(options),
       endpoints_(endpoints),
       pool_(pool),
@@ -81,7 +82,8 @@ RestProxy::RestProxy(RestProxyOptions options, EndpointSet* endpoints, UpstreamP
       auth_(auth),
       qos_(qos),
       metrics_(metrics),
-      clock_(clock) {}
+      clock_(clock),
+      streams_(streams) {}
 
 bool RestProxy::AppendParameters(std::string* body, int priority, int64_t timeout_us) {
   size_t end = body->find_last_not_of(" \t\r\n");
@@ -126,6 +128,13 @@ void RestProxy::Register(core::http::Router* router) {
   auto infer = [this](Request& req, Responder r) { Infer(req, std::move(r)); };
   router->Post("/v2/models/{model}/infer", infer);
   router->Post("/v2/models/{model}/versions/{version}/infer", infer);
+  if (streams_ != nullptr) {
+    auto generate = [this](Request& req, Responder r) {
+      if (CheckAuth(req, r, false)) streams_->GenerateSse(req, std::move(r));
+    };
+    router->Post("/v2/models/{model}/generate_stream", generate);
+    router->Post("/v2/models/{model}/versions/{version}/generate_stream", generate);
+  }
   auto forward = [this](Request& req, Responder r) {
     if (CheckAuth(req, r, false)) Forward(req, std::move(r));
   };

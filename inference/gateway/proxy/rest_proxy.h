@@ -2,6 +2,7 @@
 // RestProxy: the gateway's KServe v2 REST front end (same paths as the worker).
 //
 //   POST /v2/models/{m}[/versions/{v}]/infer   routed, QoS-admitted, load-balanced, retried once
+//   POST /v2/models/{m}[/versions/{v}]/generate_stream   SSE (streaming/stream_proxy.h)
 //   GET  /v2/models/{m}[/versions/{v}][/ready]  forwarded to one ready worker
 //   GET|POST /v2/repository/index               forwarded to one ready worker
 //   POST /v2/repository/models/{m}/load|unload  admin key; sent to every worker
@@ -42,11 +43,14 @@ struct RestProxyOptions {
   bool access_log = false;  // one info line per request (trace id, model, version, status)
 };
 
+class StreamProxy;
+
 class RestProxy {
  public:
+  // `streams` serves generate_stream (the routes are not registered when null).
   RestProxy(RestProxyOptions options, EndpointSet* endpoints, UpstreamPool* pool,
             RoutingWatcher* routing, ApiKeyAuth* auth, QosAdmission* qos, GatewayMetrics* metrics,
-            core::Clock* clock);
+            core::Clock* clock, StreamProxy* streams = nullptr);
   void Register(core::http::Router* router);
 
   // Appends ,"parameters":{"priority":P,"timeout":T} (timeout omitted when <= 0) to the top-level
@@ -73,6 +77,7 @@ class RestProxy {
   QosAdmission* const qos_;
   GatewayMetrics* const metrics_;
   core::Clock* const clock_;
+  StreamProxy* const streams_;
 };
 
 }  // namespace inference::gateway
