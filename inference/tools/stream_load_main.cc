@@ -5,6 +5,11 @@
 // time-to-first-token (request written -> first token read) percentiles.
 //
 //   infer-stream-load --target 127.0.0.1:8001 --streams 32 --requests 8 --max-tokens 64
+//   infer-stream-load --sse 127.0.0.1:8080 ...   the gateway's SSE generate_stream instead: each
+//                                                generation is one POST (a new connection), TTFT
+//                                                is POST sent -> first token event read
+// --api-key adds "authorization: Bearer <key>" (gRPC metadata / HTTP header) for a gateway.
+// The last line is machine-readable: "result tokens_per_s=<x> ttft_p50_ms=<y> errors=<n>".
 
 #include <grpcpp/grpcpp.h>
 
@@ -18,7 +23,9 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "core/http/testing/sse_client.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
+#include "nlohmann/json.hpp"
 
 namespace {
 
@@ -39,6 +46,7 @@ int main(int argc, char** argv) {
   int streams = 32;
   int requests = 8;
   int64_t max_tokens = 64;
+  std::string sse, api_key;
   CLI::App app{
       "infer-stream-load: ModelStreamInfer generation load (tokens/s, time to first token)"};
   app.add_option("--target", target, "worker gRPC address");
@@ -46,7 +54,20 @@ int main(int argc, char** argv) {
   app.add_option("--streams", streams, "concurrent streams")->check(CLI::Range(1, 1024));
   app.add_option("--requests", requests, "generations per stream")->check(CLI::Range(1, 100000));
   app.add_option("--max-tokens", max_tokens, "tokens per generation")->check(CLI::Range(1, 4096));
+  app.add_option("--sse", sse, "gateway HTTP address host:port: use SSE generate_stream");
+  app.add_option("--api-key", api_key, "bearer key for a gateway");
   CLI11_PARSE(app, argc, argv);
+  std::string sse_host;
+  uint16_t sse_port = 0;
+  if (!sse.empty()) {
+    const size_t colon = sse.rfind(':');
+    if (colon == std::string::npos) {
+      std::fprintf(stderr, "--sse: expected host:port, got '%s'\n", sse.c_str());
+      return 2;
+    }
+    sse_host = sse.substr(0, colon);
+    sse_port = static_cast<uint16_t>(std::stoi(sse.substr(colon + 1)));
+  }
 
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto stub = inference::GRPCInferenceService::NewStub(channel);
@@ -57,8 +78,46 @@ int main(int argc, char** argv) {
   const auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (int s = 0; s < streams; ++s) {
+    if (!sse.empty()) {
+      threads.emplace_back([&, s] {
+        std::vector<double> local;
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (!api_key.empty()) headers.emplace_back("Authorization", "Bearer " + api_key);
+        for (int r = 0; r < requests; ++r) {
+          const nlohmann::json body = {{"id", std::to_string(r)},
+                                       {"token", {(s + r) % 32, (s * 7 + r) % 32}},
+                                       {"parameters", {{"max_tokens", max_tokens}}}};
+          const auto sent = Clock::now();
+          auto c = core::http::testing::SseClient::Post(
+              sse_host, sse_port, "/v2/models/" + model + "/generate_stream", body.dump(), headers);
+          if (!c.ok() || (*c)->status() != 200) {
+            ++errors;
+            continue;
+          }
+          bool first = true, final_seen = false;
+          while (auto e = (*c)->Next(30000)) {
+            if (e->event == "final") {
+              final_seen = true;
+            } else if (e->event == "error") {
+              ++errors;
+            } else if (e->event.empty()) {
+              if (first) {
+                local.push_back(std::chrono::duration<double, std::milli>(e->at - sent).count());
+                first = false;
+              }
+              ++tokens;
+            }
+          }
+          if (!final_seen) ++errors;
+        }
+        std::lock_guard lock(mu);
+        ttft_ms.insert(ttft_ms.end(), local.begin(), local.end());
+      });
+      continue;
+    }
     threads.emplace_back([&, s] {
       grpc::ClientContext ctx;
+      if (!api_key.empty()) ctx.AddMetadata("authorization", "Bearer " + api_key);
       auto stream = stub->ModelStreamInfer(&ctx);
       std::vector<double> local;
       for (int r = 0; r < requests; ++r) {
@@ -107,5 +166,7 @@ int main(int argc, char** argv) {
   std::printf("time to first token: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms; errors %d\n",
               Percentile(ttft_ms, 0.5), Percentile(ttft_ms, 0.9), Percentile(ttft_ms, 0.99),
               errors.load());
+  std::printf("result tokens_per_s=%.0f ttft_p50_ms=%.3f errors=%d\n",
+              static_cast<double>(tokens.load()) / secs, Percentile(ttft_ms, 0.5), errors.load());
   return errors.load() == 0 ? 0 : 1;
 }

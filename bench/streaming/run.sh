@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Streaming through the gateway, side by side in one run: the same infer-worker (gru_gen, the demo
+# GRU character generator, streamed token by token) reached
+#   (a) directly over gRPC ModelStreamInfer,
+#   (b) through infer-gateway over gRPC ModelStreamInfer,
+#   (c) through infer-gateway over SSE (POST /v2/models/gru_gen/generate_stream),
+# with the same load: infer-stream-load, STREAMS concurrent streams (default 32), each running
+# REQUESTS generations of MAX_TOKENS tokens one after the other.
+#
+#   bench/streaming/run.sh [BUILD_DIR]   (env: STREAMS=32 REQUESTS=8 MAX_TOKENS=64 MODELS_DIR=models
+#                                         ROUNDS=3)
+#
+# Each configuration runs ROUNDS times, interleaved (a b c a b c ...), and the best round of each
+# counts, so a noisy neighbour on these 2-core machines hurts all three alike. Prints tokens/s and
+# time-to-first-token p50 per configuration, the ratios, and last `ratio: <gateway tokens/s / direct
+# tokens/s>` for the slower of the two gateway paths.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD_DIR=${1:-build}
+STREAMS=${STREAMS:-32}
+REQUESTS=${REQUESTS:-8}
+MAX_TOKENS=${MAX_TOKENS:-64}
+ROUNDS=${ROUNDS:-3}
+MODELS_DIR=${MODELS_DIR:-models}
+WORKER="$BUILD_DIR/inference/infer-worker"
+GATEWAY="$BUILD_DIR/inference/gateway/infer-gateway"
+LOAD="$BUILD_DIR/inference/infer-stream-load"
+for bin in "$WORKER" "$GATEWAY" "$LOAD"; do
+  [ -x "$bin" ] || { echo "missing $bin: ninja -C $BUILD_DIR infer-worker infer-gateway infer-stream-load" >&2; exit 2; }
+done
+if [ ! -f "$MODELS_DIR/stream-repo/gru_gen/1/MANIFEST.json" ]; then
+  echo "making demo models in $MODELS_DIR" >&2
+  /usr/bin/python3 scripts/make-models --skip-resnet --out "$MODELS_DIR" >&2
+fi
+
+TMP=$(mktemp -d /tmp/streaming-bench.XXXXXX)
+WORKER_HTTP=18700
+WORKER_GRPC=18701
+GATEWAY_HTTP=18702
+GATEWAY_GRPC=18703
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+"$WORKER" --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 --http-port "$WORKER_HTTP" \
+  --grpc-port "$WORKER_GRPC" >"$TMP/worker.log" 2>&1 &
+PIDS+=($!)
+cat >"$TMP/gateway.yaml" <<YAML
+host: 127.0.0.1
+http_port: $GATEWAY_HTTP
+grpc_port: $GATEWAY_GRPC
+workers:
+  static: ["127.0.0.1:$WORKER_HTTP"]
+  static_grpc: ["127.0.0.1:$WORKER_GRPC"]
+YAML
+"$GATEWAY" --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
+PIDS+=($!)
+
+ready() { curl -sf -o /dev/null "http://127.0.0.1:$1/v2/health/ready"; }
+for _ in $(seq 1 300); do
+  ready "$WORKER_HTTP" && ready "$GATEWAY_HTTP" && break
+  sleep 0.1
+done
+ready "$WORKER_HTTP" || { echo "worker not ready:"; cat "$TMP/worker.log"; exit 1; }
+ready "$GATEWAY_HTTP" || { echo "gateway not ready:"; cat "$TMP/gateway.log"; exit 1; }
+
+load() {
+  "$LOAD" --streams "$STREAMS" --requests "$REQUESTS" --max-tokens "$MAX_TOKENS" "$@" | tail -1
+}
+# Warm-up (connections, the model's first runs).
+"$LOAD" --target "127.0.0.1:$WORKER_GRPC" --streams 4 --requests 2 >/dev/null
+"$LOAD" --target "127.0.0.1:$GATEWAY_GRPC" --streams 4 --requests 2 >/dev/null
+"$LOAD" --sse "127.0.0.1:$GATEWAY_HTTP" --streams 4 --requests 2 >/dev/null
+
+declare -A BEST_TPS BEST_TTFT
+field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
+run() {  # name, load args...
+  local name=$1; shift
+  local line errors tps ttft
+  line=$(load "$@")
+  errors=$(field errors "$line")
+  [ "$errors" = "0" ] || { echo "$name: $errors errors ($line)" >&2; exit 1; }
+  tps=$(field tokens_per_s "$line")
+  ttft=$(field ttft_p50_ms "$line")
+  printf '  round %-14s %10.0f tokens/s  TTFT p50 %7.3f ms\n' "$name" "$tps" "$ttft"
+  if [ -z "${BEST_TPS[$name]:-}" ] || awk -v a="$tps" -v b="${BEST_TPS[$name]}" 'BEGIN{exit !(a>b)}'; then
+    BEST_TPS[$name]=$tps
+  fi
+  if [ -z "${BEST_TTFT[$name]:-}" ] || awk -v a="$ttft" -v b="${BEST_TTFT[$name]}" 'BEGIN{exit !(a<b)}'; then
+    BEST_TTFT[$name]=$ttft
+  fi
+}
+echo "streaming: $STREAMS streams x $REQUESTS generations x $MAX_TOKENS tokens, gru_gen, $ROUNDS rounds"
+for _ in $(seq 1 "$ROUNDS"); do
+  run direct-grpc --target "127.0.0.1:$WORKER_GRPC"
+  run gateway-grpc --target "127.0.0.1:$GATEWAY_GRPC"
+  run gateway-sse --sse "127.0.0.1:$GATEWAY_HTTP"
+done
+echo "best of $ROUNDS:"
+for name in direct-grpc gateway-grpc gateway-sse; do
+  printf '%-14s %10.0f tokens/s  TTFT p50 %7.3f ms\n' "$name" "${BEST_TPS[$name]}" "${BEST_TTFT[$name]}"
+done
+awk -v d="${BEST_TPS[direct-grpc]}" -v g="${BEST_TPS[gateway-grpc]}" -v s="${BEST_TPS[gateway-sse]}" \
+    -v td="${BEST_TTFT[direct-grpc]}" -v tg="${BEST_TTFT[gateway-grpc]}" -v ts="${BEST_TTFT[gateway-sse]}" 'BEGIN {
+  printf "ratio gateway-grpc / direct: %.3f (TTFT p50 %+.3f ms)\n", g / d, tg - td
+  printf "ratio gateway-sse  / direct: %.3f (TTFT p50 %+.3f ms)\n", s / d, ts - td
+  m = g < s ? g : s
+  printf "ratio: %.3f\n", m / d
+}'
