@@ -34,10 +34,11 @@ GatewayMetrics::GatewayMetrics()
           "gateway_stream_first_token_seconds",
           "Time from a streamed request's arrival to its first response sent.", {"protocol"},
           core::DefaultLatencyBucketsSeconds())),
-      stream_fallbacks_(registry_.AddCounter(
-          "gateway_stream_fallbacks_total",
-          "SSE streams that entered keep-alive fallback, by reason (stall, breaker_open).",
-          {"reason"})),
+      stream_fallbacks_(
+          registry_.AddCounter("gateway_stream_fallbacks_total",
+                               "SSE streams that entered keep-alive fallback, by reason (stall; "
+                               "unavailable: no endpoint could take it).",
+                               {"reason"})),
       stream_keepalives_(
           registry_.AddCounter("gateway_stream_keepalives_total", "SSE keep-alive events sent.")),
       stream_fallback_timeouts_(registry_.AddCounter(

@@ -13,7 +13,9 @@
 //   gateway_streams{protocol}                            open streams: grpc, sse
 //   gateway_stream_responses_total{protocol}             responses / token events sent
 //   gateway_stream_first_token_seconds{protocol}         request -> first response sent
-//   gateway_stream_fallbacks_total{reason}               SSE fallback entered: stall, breaker_open
+//   gateway_stream_fallbacks_total{reason}               SSE fallback entered: stall, unavailable
+//   (breaker
+//                                                        open, ejected or no ready worker)
 //   gateway_stream_keepalives_total                      SSE keep-alive events sent
 //   gateway_stream_fallback_timeouts_total               SSE streams ended after fallback_max_ms
 //   gateway_stream_upstream_failures_total               streams ended because their worker failed

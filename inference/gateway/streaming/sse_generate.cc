@@ -180,7 +180,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     const bool stalled = now_ns - last_progress_ns_ >= o.stall_ms * 1'000'000;
     if (fallback_since_ns_ == 0 && (waiting || stalled)) {
       fallback_since_ns_ = now_ns;
-      fallback_reason_ = waiting ? "breaker_open" : "stall";
+      fallback_reason_ = waiting ? "unavailable" : "stall";
       proxy_->metrics()->StreamFallbacks(fallback_reason_).Inc();
       last_keepalive_ns_ = 0;
     }
@@ -202,8 +202,12 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
       EndLocked();
       return;
     }
-    if (last_keepalive_ns_ == 0 || now_ns - last_keepalive_ns_ >= o.keepalive_ms * 1'000'000) {
-      last_keepalive_ns_ = now_ns;
+    const int64_t period_ns = o.keepalive_ms * 1'000'000;
+    if (last_keepalive_ns_ == 0 || now_ns - last_keepalive_ns_ >= period_ns) {
+      // On the configured cadence (ticks are coarser than the period; no drift).
+      last_keepalive_ns_ = last_keepalive_ns_ == 0 || now_ns - last_keepalive_ns_ >= 2 * period_ns
+                               ? now_ns
+                               : last_keepalive_ns_ + period_ns;
       std::string data = prefix_;
       data.append(
           fmt::format(",\"delta\":{{}},\"keepalive\":true,\"reason\":\"{}\",\"waited_ms\":{}}}",

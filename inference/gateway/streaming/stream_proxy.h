@@ -35,9 +35,10 @@
 //   Fallback: when no endpoint can take the request (breaker open, none ready) or no response
 //   arrived for `stall_ms`, the stream sends keep-alive events
 //            event: keepalive   data: {"id":..,"delta":{},"keepalive":true,"waited_ms":N}
-//   every `keepalive_ms`; real events resume when tokens flow again (a picked endpoint, a worker
-//   that recovered); after `fallback_max_ms` without a token it sends an error event (code
-//   "stalled" or "unavailable") and closes. Counted in gateway_stream_fallbacks_total,
+//   every `keepalive_ms` (reason "unavailable" while no endpoint can take it, "stall" when its
+//   worker went quiet); real events resume when tokens flow again (an endpoint became eligible, a
+//   worker recovered); after `fallback_max_ms` without a token it sends an error event (code
+//   "unavailable" or "stalled") and closes. Counted in gateway_stream_fallbacks_total{reason},
 //   gateway_stream_keepalives_total, gateway_stream_fallback_timeouts_total.
 //   A slow SSE reader: upstream reads pause while more than `sse_pause_bytes` wait in the
 //   connection's buffer and resume when it drains.
