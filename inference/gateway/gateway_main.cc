@@ -24,6 +24,7 @@
 //   workers:
 //     static: [unix:/run/w0.sock, 127.0.0.1:8000]   # when set, nothing is spawned
 //     static_grpc: [unix:/run/w0.grpc.sock, 127.0.0.1:8001]  # their gRPC targets, same order
+//                                                            # (streaming needs them)
 //                                                            # (required when grpc_port >= 0)
 //     binary: /usr/local/bin/infer-worker
 //     repo: models/repo
@@ -337,7 +338,8 @@ int Run(int argc, char** argv) {
     }
     auto transport = std::make_shared<EndpointTransport>();
     transport->target = (*pool)->NewTarget(http);
-    if (grpc_on && !grpc.empty()) transport->grpc = GrpcUpstream::Create(grpc);
+    // Also without the gRPC front end: SSE generate_stream reaches workers over gRPC streams.
+    if (!grpc.empty()) transport->grpc = GrpcUpstream::Create(grpc);
     (*e)->transport = transport;
     spdlog::info("endpoint {} added ({})", name, http.ToString());
     return *e;

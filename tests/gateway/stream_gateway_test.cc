@@ -259,6 +259,7 @@ SseResult ReadSse(SseClient* c, int event_timeout_ms = 20000) {
     } else {
       json d = json::parse(e->data);
       if (out.tokens.empty()) out.first_index = d["index"].get<size_t>();
+      EXPECT_EQ(d["model_version"], "1") << e->data;  // the version that served, even unpinned
       EXPECT_EQ(d["index"].get<size_t>(), out.first_index + out.tokens.size()) << e->data;
       out.tokens.push_back(d["delta"]["token"][0].get<int64_t>());
     }

@@ -116,12 +116,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
         trace_(std::move(trace)),
         start_ns_(start_ns),
         last_progress_ns_(start_ns) {
-    prefix_ = "{\"id\":";
-    core::http::AppendJsonString(&prefix_, request_.id());
-    prefix_.append(",\"model_name\":");
-    core::http::AppendJsonString(&prefix_, request_.model_name());
-    prefix_.append(",\"model_version\":");
-    core::http::AppendJsonString(&prefix_, version_);
+    prefix_ = Prefix();
     proxy_->metrics()->Streams("sse").Inc();
   }
   ~SseCall() override { proxy_->metrics()->Streams("sse").Dec(); }
@@ -244,6 +239,10 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
       return true;
     }
     const ModelInferResponse& r = response->infer_response();
+    if (responses_ == 0 && version_.empty() && !r.model_version().empty()) {
+      version_ = r.model_version();  // the version the worker chose
+      prefix_ = Prefix();
+    }
     if (responses_ == 0) {
       proxy_->metrics()->StreamFirstToken("sse").Observe(static_cast<double>(now_ns - start_ns_) /
                                                          1e9);
@@ -306,6 +305,16 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     }
   }
 
+  std::string Prefix() const {
+    std::string p = "{\"id\":";
+    core::http::AppendJsonString(&p, request_.id());
+    p.append(",\"model_name\":");
+    core::http::AppendJsonString(&p, request_.model_name());
+    p.append(",\"model_version\":");
+    core::http::AppendJsonString(&p, version_);
+    return p;
+  }
+
   void SendErrorLocked(std::string_view code, std::string_view message) {
     std::string data = "{\"error\":";
     core::http::AppendJsonString(&data, message);
@@ -332,7 +341,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
   StreamProxy* const proxy_;
   const std::shared_ptr<SseStream> sse_;
   const ModelInferRequest request_;
-  const std::string version_;
+  std::string version_;  // "" until the worker names the version it chose
   const TraceContext trace_;
   const int64_t start_ns_;
   std::string prefix_;   // {"id":..,"model_name":..,"model_version":..
