@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -26,6 +28,7 @@
 #include "core/http/testing/test_client.h"
 #include "core/testing/process.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 
@@ -66,15 +69,28 @@ bool Eventually(Pred pred, int timeout_ms) {
   return pred();
 }
 
-// A metric sample's value from the gateway's /metrics, or -1.
-double Metric(uint16_t port, const std::string& sample) {
+// The gateway's /metrics text, or "" when it does not answer.
+std::string Metrics(uint16_t port) {
   auto c = TestClient::Connect("127.0.0.1", port);
-  if (!c.ok()) return -1;
+  if (!c.ok()) return "";
   auto r = (*c)->Get("/metrics");
-  if (!r.ok()) return -1;
-  size_t pos = r->body.find("\n" + sample + " ");
+  return r.ok() ? r->body : "";
+}
+
+// A metric sample's value in a /metrics text, or -1.
+double MetricIn(const std::string& metrics, const std::string& sample) {
+  size_t pos = metrics.find("\n" + sample + " ");
   if (pos == std::string::npos) return -1;
-  return std::stod(r->body.substr(pos + sample.size() + 2));
+  return std::stod(metrics.substr(pos + sample.size() + 2));
+}
+
+// A metric sample's value from the gateway's /metrics, or -1.
+double Metric(uint16_t port, const std::string& sample) { return MetricIn(Metrics(port), sample); }
+
+// The /metrics sample counting the answers `endpoint` gave to requests the gateway forwarded.
+std::string UpstreamCountSample(const std::string& endpoint) {
+  return fmt::format("gateway_upstream_request_duration_seconds_count{{endpoint=\"{}\"}}",
+                     endpoint);
 }
 
 // The demo MLP's reference input ([4, 64] FP32) and the output the model computes for it.
@@ -199,6 +215,8 @@ class Gateway {
     return inference::GRPCInferenceService::NewStub(
         grpc::CreateChannel(fmt::format("localhost:{}", grpc_port_), grpc::SslCredentials(ssl)));
   }
+  // Where supervised workers keep their sockets, ready files and logs (w<i>.sock, w<i>.ready).
+  const std::string& runtime_dir() const { return runtime_dir_; }
   // Worker pid of supervised slot `i` (from its ready file).
   pid_t WorkerPid(int i) {
     auto j = core::testing::WaitForReadyFile(fmt::format("{}/w{}.ready", runtime_dir_, i), 5000);
@@ -380,6 +398,117 @@ TEST(GatewayTest, KillNineUnderLoadLosesNothingThatDidNotReachTheModel) {
   EXPECT_GE(Metric(gw->port(), "gateway_upstream_retries_total"), 0);
 }
 
+// Elastic scaling with hysteresis. Twelve clients on one worker keep the pressure (gateway
+// in-flight plus worker queue depth, per ready worker) above scale_up_pressure, so a second worker
+// is started; it gets traffic only once its model is ready. One client afterwards keeps the
+// pressure below scale_down_pressure, so after scale_down_after evaluations the newest worker is
+// drained and stopped. No request fails at any point.
+TEST(GatewayTest, ElasticWorkersScaleUpUnderLoadAndDrainBackToMin) {
+  // One pressure sample can read 0 even under load (on a small machine, while a new worker loads
+  // its model, requests wait in the gateway's own I/O thread, not on an endpoint); 20 cold
+  // evaluations in a row cannot happen under this load, so the hysteresis keeps the new worker.
+  constexpr int kScaleIntervalMs = 100, kScaleDownAfter = 20;
+  auto gw = Gateway::Start(fmt::format(R"(
+workers: {{binary: {}, repo: {}, min: 1, max: 2, initial: 1, scale_interval_ms: {},
+          scale_up_pressure: 3, scale_down_pressure: 1, scale_up_after: 3,
+          scale_down_after: {}}}
+)",
+                                       g_worker, Repo(), kScaleIntervalMs, kScaleDownAfter),
+                           1);
+  ASSERT_NE(gw, nullptr);
+  const pid_t first = gw->WorkerPid(0);
+  ASSERT_GT(first, 0);
+  const std::string total = "gateway_workers{state=\"total\"}";
+  const std::string ready = "gateway_workers{state=\"ready\"}";
+  const std::string added = UpstreamCountSample("worker-1");
+  std::mutex mu;
+  std::map<int, int> heavy_statuses, light_statuses;
+  std::vector<std::string> failed_bodies;
+  auto counter = [&](std::map<int, int>* statuses) {
+    return [&, statuses](int, int, const ClientResponse& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      (*statuses)[r.status]++;
+      if (r.status != 200 && failed_bodies.size() < 5) failed_bodies.push_back(r.body);
+    };
+  };
+  auto no_headers = [](int, int) { return Headers{}; };
+
+  // Scale up under load.
+  std::atomic<bool> stop_heavy{false};
+  std::thread heavy(
+      [&] { RunLoad(gw->port(), 12, 0, &stop_heavy, no_headers, counter(&heavy_statuses)); });
+  double total_max = 0;
+  int first_traffic_probe = -1;  // worker-1's own model readiness once the gateway used it
+  bool scaled_up = false;
+  const auto up_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  while (!scaled_up && std::chrono::steady_clock::now() < up_deadline) {
+    const std::string m = Metrics(gw->port());
+    total_max = std::max(total_max, MetricIn(m, total));
+    const double served = MetricIn(m, added);
+    if (served > 0 && first_traffic_probe < 0) {
+      // The gateway has forwarded requests to worker-1, so worker-1 must already say its model is
+      // ready (readiness only goes from false to true while a worker starts).
+      first_traffic_probe = 0;
+      if (auto c = TestClient::ConnectUnix(gw->runtime_dir() + "/w1.sock"); c.ok()) {
+        auto r = (*c)->Get("/v2/models/mlp/ready");
+        if (r.ok()) first_traffic_probe = r->status;
+      }
+    }
+    scaled_up = served >= 50 && MetricIn(m, ready) == 2;
+    if (!scaled_up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const pid_t added_pid = gw->WorkerPid(1);
+
+  // Back down to workers_min under light load, after the hysteresis.
+  const auto heavy_stopped = std::chrono::steady_clock::now();
+  stop_heavy = true;
+  heavy.join();
+  std::atomic<bool> stop_light{false};
+  std::thread light(
+      [&] { RunLoad(gw->port(), 1, 0, &stop_light, no_headers, counter(&light_statuses)); });
+  bool scaled_down = false;
+  // A draining worker no longer counts as ready, so the ready gauge drops when the drain starts.
+  std::optional<std::chrono::steady_clock::duration> drain_started_after;
+  const auto down_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (scaled_up && !scaled_down && std::chrono::steady_clock::now() < down_deadline) {
+    const std::string m = Metrics(gw->port());
+    total_max = std::max(total_max, MetricIn(m, total));
+    if (!drain_started_after && MetricIn(m, ready) == 1) {
+      drain_started_after = std::chrono::steady_clock::now() - heavy_stopped;
+    }
+    scaled_down = MetricIn(m, total) == 1 && MetricIn(m, ready) == 1;
+    if (!scaled_down) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop_light = true;
+  light.join();
+
+  ASSERT_TRUE(scaled_up) << "no second worker serving after 40 s of load (max workers " << total_max
+                         << ")";
+  EXPECT_EQ(first_traffic_probe, 200) << "the gateway sent traffic to a worker not yet ready";
+  EXPECT_LE(total_max, 2) << "more workers than workers_max";
+  EXPECT_TRUE(scaled_down) << "not back to workers_min 30 s after the load stopped";
+  // Hysteresis: the drain starts after scale_down_after cold evaluations (2 s), not the first one.
+  ASSERT_TRUE(drain_started_after.has_value());
+  EXPECT_GE(*drain_started_after,
+            std::chrono::milliseconds(kScaleIntervalMs * kScaleDownAfter / 2));
+  // The newest worker was the one retired, and its process is gone; the first one still serves.
+  ASSERT_GT(added_pid, 0);
+  EXPECT_TRUE(Eventually([&] { return ::kill(added_pid, 0) != 0 && errno == ESRCH; }, 5000));
+  EXPECT_EQ(gw->WorkerPid(0), first);
+  std::lock_guard<std::mutex> lock(mu);
+  for (const auto& [phase, statuses] :
+       {std::pair{"scale-up", &heavy_statuses}, std::pair{"drain", &light_statuses}}) {
+    for (const auto& [status, n] : *statuses) {
+      EXPECT_EQ(status, 200) << n << " requests answered " << status << " during " << phase
+                             << "; first failures: "
+                             << fmt::format("{}", fmt::join(failed_bodies, " | "));
+    }
+  }
+  EXPECT_GT(heavy_statuses[200], 100);
+  EXPECT_GT(light_statuses[200], 10);
+}
+
 // Two workers started by the test on Unix sockets, behind a gateway with a static list.
 class StaticWorkers {
  public:
@@ -419,9 +548,7 @@ class StaticWorkers {
 };
 
 double EndpointRequests(uint16_t port, const std::string& endpoint) {
-  return Metric(
-      port,
-      fmt::format("gateway_upstream_request_duration_seconds_count{{endpoint=\"{}\"}}", endpoint));
+  return Metric(port, UpstreamCountSample(endpoint));
 }
 
 TEST(GatewayTest, SlowWorkerLosesTraffic) {
@@ -795,6 +922,76 @@ TEST(GatewayTest, GrpcDeadlinePropagatesToTheWorkerAndInflightIsBounded) {
   EXPECT_TRUE(Eventually([&] { return Metric(gw->port(), timeouts) == 1; }, 1500));
   EXPECT_EQ(Metric(gw->port(), "gateway_grpc_inflight_calls"), 0);
   ::kill(worker, SIGCONT);
+}
+
+// kill -9 of a supervised worker while gRPC clients call ModelInfer through the gateway. A call the
+// dead worker had already taken may fail with UNAVAILABLE (at most one per client, since each
+// client has one call in flight); every call that had not reached it is retried once on the other
+// worker and succeeds. The supervisor restarts the worker and traffic reaches it again.
+TEST(GatewayTest, GrpcKillNineUnderLoadLosesNothingThatDidNotReachTheModel) {
+  auto gw = Gateway::Start(GrpcGatewayYaml(2), 2);
+  ASSERT_NE(gw, nullptr);
+  ASSERT_GT(gw->grpc_port(), 0);
+  const Reference ref = LoadReference();
+  const pid_t victim = gw->WorkerPid(0);
+  ASSERT_GT(victim, 0);
+  constexpr int kClients = 4;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::map<grpc::StatusCode, int> codes;
+  std::vector<std::string> failures;
+  int wrong_answers = 0;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kClients; ++t) {
+    clients.emplace_back([&] {
+      auto stub = gw->Grpc();
+      const inference::ModelInferRequest req = GrpcInferRequest(ref);
+      while (!stop.load()) {
+        grpc::ClientContext ctx;
+        ctx.AddMetadata("authorization", "Bearer alice-key");
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        inference::ModelInferResponse resp;
+        const grpc::Status s = stub->ModelInfer(&ctx, req, &resp);
+        std::lock_guard<std::mutex> lock(mu);
+        codes[s.error_code()]++;
+        if (!s.ok()) failures.push_back(s.error_message());
+        if (s.ok() && MaxDiff(resp, ref) > 1e-4) ++wrong_answers;
+      }
+    });
+  }
+  auto served = [&] { return Metric(gw->port(), UpstreamCountSample("worker-0")); };
+  EXPECT_TRUE(Eventually([&] { return served() > 50; }, 10000)) << "no load on worker-0";
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  // The supervisor restarts it and it rejoins: ready again, and calls reach the new process.
+  EXPECT_TRUE(
+      Eventually([&] { return gw->WorkerPid(0) != victim && gw->WorkerPid(0) > 0; }, 15000));
+  EXPECT_TRUE(Eventually(
+      [&] { return Metric(gw->port(), "gateway_workers{state=\"ready\"}") == 2; }, 30000));
+  const double served_after_restart = served();
+  EXPECT_TRUE(Eventually([&] { return served() >= served_after_restart + 50; }, 15000))
+      << "the restarted worker gets no traffic";
+  stop = true;
+  for (auto& c : clients) c.join();
+
+  std::lock_guard<std::mutex> lock(mu);
+  int failed = 0;
+  for (const auto& [code, n] : codes) {
+    if (code == grpc::StatusCode::OK) continue;
+    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE) << n << " calls ended with code " << code;
+    failed += n;
+  }
+  EXPECT_LE(failed, kClients) << "calls that had not reached the model failed: "
+                              << fmt::format("{}", fmt::join(failures, " | "));
+  // Answers that say the call never reached a model must not reach the client: the gateway retries
+  // those on the other worker.
+  for (const std::string& m : failures) {
+    for (const char* not_run : {"failed to connect", "Connection refused", "No such file",
+                                "no ready", "shutting down", "worker endpoint"}) {
+      EXPECT_EQ(m.find(not_run), std::string::npos) << "not retried: " << m;
+    }
+  }
+  EXPECT_GT(codes[grpc::StatusCode::OK], 100);
+  EXPECT_EQ(wrong_answers, 0);
 }
 
 // Runs a shell command; returns its stdout.
