@@ -63,6 +63,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -284,7 +285,8 @@ int Run(int argc, char** argv) {
   if (workers > 0) {
     c.supervisor.workers_min = c.supervisor.workers_max = c.supervisor.workers_initial = workers;
   }
-  if (c.supervisor.runtime_dir.empty()) {
+  const bool own_runtime_dir = c.supervisor.runtime_dir.empty();
+  if (own_runtime_dir) {
     c.supervisor.runtime_dir = fmt::format("/tmp/infer-gateway-{}", ::getpid());
   }
   if (absl::Status s = QosAdmission::Validate(c.qos); !s.ok()) return Fail(s);
@@ -452,6 +454,10 @@ int Run(int argc, char** argv) {
   (*server)->Shutdown();
   poller.Stop();
   if (supervisor) supervisor->Stop();
+  if (supervisor && own_runtime_dir) {  // the default directory is ours alone: leave nothing behind
+    std::error_code ec;
+    std::filesystem::remove_all(c.supervisor.runtime_dir, ec);
+  }
   return 0;
 }
 

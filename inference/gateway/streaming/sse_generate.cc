@@ -480,11 +480,11 @@ void StreamProxy::GenerateSse(Request& req, Responder responder) {
   auto call = std::make_shared<SseCall>(this, std::move(sse), std::move(request),
                                         *std::move(version), trace, start_ns);
   call->set_self(call);
+  call->StartWatching();  // before the first response can pause the upstream
   {
     std::lock_guard call_lock(call->mu());
     call->TryStartLocked();  // else the watchdog's fallback retries the pick
   }
-  call->StartWatching();
   {
     std::lock_guard lock(mu_);
     sse_calls_.push_back(call);

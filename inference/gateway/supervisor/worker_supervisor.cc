@@ -272,7 +272,10 @@ void WorkerSupervisor::Scale(int64_t now_ns) {
                  active + 1, pressure, latency);
     Spawn(*slot, now_ns);
     slots_.push_back(std::move(slot));
-  } else if (down_votes_ >= options_.scale_down_after && active > options_.workers_min) {
+  } else if (down_votes_ >= options_.scale_down_after && active > options_.workers_min &&
+             ready == active) {
+    // Not while a worker is still starting: requests wait in the gateway meanwhile, so the
+    // pressure the ready ones report reads low, and the starting one would be retired unused.
     down_votes_ = 0;
     for (auto it = slots_.rbegin(); it != slots_.rend(); ++it) {
       Slot& s = **it;

@@ -15,8 +15,9 @@
 //   scale up   when (pressure > scale_up_pressure or slow) in scale_up_after consecutive
 //              evaluations and workers < workers_max;
 //   scale down when pressure < scale_down_pressure in scale_down_after consecutive evaluations and
-//              workers > workers_min. The newest worker is drained (no new requests), then
-//              SIGTERMed once it has no request in flight.
+//              workers > workers_min, and no worker is still starting (its requests wait in
+//              the gateway, so pressure reads low). The newest worker is drained (no new requests),
+//              then SIGTERMed once it has no request in flight.
 // The two thresholds and the consecutive-evaluation counts are the hysteresis.
 //
 // Thread safety: Start/Stop from the owning thread; the supervisor runs on its own thread and calls
