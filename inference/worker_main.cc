@@ -23,6 +23,7 @@
 #include "core/http/server.h"
 #include "core/metrics/process_metrics.h"
 #include "core/metrics/registry.h"
+#include "core/process/server_init.h"
 #include "core/process/signals.h"
 #include "core/testing/process.h"
 #include "fmt/format.h"
@@ -63,6 +64,7 @@ int Fail(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  core::InitServerProcess();
   core::BlockTerminationSignals();
   WorkerFlags f;
   CLI::App app{

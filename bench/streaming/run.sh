@@ -7,9 +7,11 @@
 # with the same load: infer-stream-load, STREAMS concurrent streams (default 32), each running
 # REQUESTS generations of MAX_TOKENS tokens one after the other.
 #
-#   bench/streaming/run.sh [BUILD_DIR]   (env: STREAMS=32 REQUESTS=8 MAX_TOKENS=64 MODELS_DIR=models
+#   bench/streaming/run.sh [BUILD_DIR]   (env: STREAMS=32 REQUESTS=40 MAX_TOKENS=64 MODELS_DIR=models
 #                                         ROUNDS=3)
 #
+# Pinning (2 cores), as bench/gateway/run.sh: the worker on core 0; the gateway and the load
+# generator on core 1 (in the direct runs the load generator has core 1 to itself).
 # Each configuration runs ROUNDS times, interleaved (a b c a b c ...), and the best round of each
 # counts, so a noisy neighbour on these 2-core machines hurts all three alike. Prints tokens/s and
 # time-to-first-token p50 per configuration, the ratios, and last `ratio: <gateway tokens/s / direct
@@ -18,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${1:-build}
 STREAMS=${STREAMS:-32}
-REQUESTS=${REQUESTS:-8}
+REQUESTS=${REQUESTS:-40}
 MAX_TOKENS=${MAX_TOKENS:-64}
 ROUNDS=${ROUNDS:-3}
 MODELS_DIR=${MODELS_DIR:-models}
@@ -46,7 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$WORKER" --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 --http-port "$WORKER_HTTP" \
+taskset -c 0 "$WORKER" --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 --http-port "$WORKER_HTTP" \
   --grpc-port "$WORKER_GRPC" >"$TMP/worker.log" 2>&1 &
 PIDS+=($!)
 cat >"$TMP/gateway.yaml" <<YAML
@@ -57,7 +59,7 @@ workers:
   static: ["127.0.0.1:$WORKER_HTTP"]
   static_grpc: ["127.0.0.1:$WORKER_GRPC"]
 YAML
-"$GATEWAY" --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
+taskset -c 1 "$GATEWAY" --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
 PIDS+=($!)
 
 ready() { curl -sf -o /dev/null "http://127.0.0.1:$1/v2/health/ready"; }
@@ -69,7 +71,7 @@ ready "$WORKER_HTTP" || { echo "worker not ready:"; cat "$TMP/worker.log"; exit 
 ready "$GATEWAY_HTTP" || { echo "gateway not ready:"; cat "$TMP/gateway.log"; exit 1; }
 
 load() {
-  "$LOAD" --streams "$STREAMS" --requests "$REQUESTS" --max-tokens "$MAX_TOKENS" "$@" | tail -1
+  taskset -c 1 "$LOAD" --streams "$STREAMS" --requests "$REQUESTS" --max-tokens "$MAX_TOKENS" "$@" | tail -1
 }
 # Warm-up (connections, the model's first runs).
 "$LOAD" --target "127.0.0.1:$WORKER_GRPC" --streams 4 --requests 2 >/dev/null

@@ -77,6 +77,7 @@
 #include "core/health/health.h"
 #include "core/http/router.h"
 #include "core/http/server.h"
+#include "core/process/server_init.h"
 #include "core/process/signals.h"
 #include "core/status/status_macros.h"
 #include "core/testing/process.h"
@@ -245,6 +246,7 @@ int Fail(const absl::Status& s) {
 }
 
 int Run(int argc, char** argv) {
+  core::InitServerProcess();
   core::BlockTerminationSignals();
   GatewayConfig c;
   std::string config_path, ready_file;

@@ -383,6 +383,7 @@ class GrpcStreamCall final
 
   struct Actions {
     const ModelStreamInferResponse* write = nullptr;
+    bool more_queued = false;  // another response waits behind `write`: let gRPC coalesce
     bool read = false;
     std::optional<grpc::Status> finish;
   };
@@ -391,6 +392,7 @@ class GrpcStreamCall final
     if (!write_in_flight_ && !queue_.empty() && !cancelled_ && !finished_) {
       write_in_flight_ = true;
       a->write = &queue_.front();  // deque: stays put while others are pushed behind it
+      a->more_queued = queue_.size() > 1;
     }
     if (read_paused_ && !reading_ && !read_closed_ && !cancelled_ && !failure_ &&
         read_waiting_ == nullptr && queue_.size() < window_) {
@@ -412,7 +414,12 @@ class GrpcStreamCall final
 
   // Starts the write before the read before the finish; touches nothing after the last.
   void Run(const Actions& a) {
-    if (a.write != nullptr) StartWrite(a.write);
+    if (a.write != nullptr) {
+      // More queued: the next write follows at once (OnWriteDone), so gRPC may hold this one and
+      // send both together (fewer frames and syscalls per response).
+      StartWrite(a.write,
+                 a.more_queued ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
+    }
     if (a.read) StartRead(&read_msg_);
     if (a.finish) Finish(*a.finish);
   }
