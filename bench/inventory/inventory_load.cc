@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   int batch = 64;
   app.add_option("--target", target, "System and protocol")
       ->required()
-      ->check(CLI::IsMember({"stockd-http", "stockd-batch", "stockd-grpc-batch", "redis-lua",
+      ->check(CLI::IsMember({"stockd-http", "stockd-batch", "stockd-batch-compact",
+                             "stockd-grpc-batch", "stockd-grpc-batch-compact", "redis-lua",
                              "redis-lua-pipelined", "postgres"}));
   app.add_option("--workload", workload_name, "hot: one SKU; uniform: --skus SKUs, uniform")
       ->check(CLI::IsMember({"hot", "uniform"}))
@@ -42,7 +43,8 @@ int main(int argc, char** argv) {
                  "measures reservations, not rejections)");
   app.add_option("--qty", w.qty, "Units per reservation")->capture_default_str();
   app.add_option("--ttl-ms", w.ttl_ms, "Reservation TTL (outlives the run)")->capture_default_str();
-  app.add_option("--batch", batch, "Reservations per request for stockd-batch / redis pipelined")
+  app.add_option("--batch", batch,
+                 "Reservations per request for stockd-(grpc-)batch(-compact) / redis pipelined")
       ->capture_default_str();
   app.add_option("--host", options.host, "Server IP")->capture_default_str();
   app.add_option("--port", options.port, "Server port (stockd HTTP or Redis)");
@@ -79,10 +81,15 @@ int main(int argc, char** argv) {
   }
 
   absl::StatusOr<inventory_bench::TargetResult> r;
-  if (target == "stockd-grpc-batch") {
-    r = inventory_bench::RunStockdGrpcBatch(options, w);
-  } else if (target == "stockd-http" || target == "stockd-batch") {
-    r = inventory_bench::RunStockd(options, w, target == "stockd-batch");
+  using inventory_bench::StockdRequest;
+  if (target == "stockd-grpc-batch" || target == "stockd-grpc-batch-compact") {
+    r = inventory_bench::RunStockdGrpcBatch(options, w, target == "stockd-grpc-batch-compact");
+  } else if (target == "stockd-http") {
+    r = inventory_bench::RunStockd(options, w, StockdRequest::kSingle);
+  } else if (target == "stockd-batch" || target == "stockd-batch-compact") {
+    r = inventory_bench::RunStockd(
+        options, w,
+        target == "stockd-batch" ? StockdRequest::kBatch : StockdRequest::kBatchCompact);
   } else if (target == "redis-lua" || target == "redis-lua-pipelined") {
     r = inventory_bench::RunRedisLua(options, w, target == "redis-lua-pipelined");
   } else {
@@ -93,8 +100,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& v = r->verify;
-  const bool batched =
-      target == "stockd-batch" || target == "stockd-grpc-batch" || target == "redis-lua-pipelined";
+  const bool batched = target.starts_with("stockd-batch") ||
+                       target.starts_with("stockd-grpc-batch") || target == "redis-lua-pipelined";
   std::printf(
       "%s oversold=%lld rejected=%llu stock=%s reservations=%llu req/s=%.0f batch=%d "
       "skus_checked=%llu skus_inconsistent=%llu\n",

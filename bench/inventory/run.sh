@@ -3,12 +3,17 @@
 # appendfsync everysec) vs PostgreSQL 15 (fsync on, synchronous_commit on).
 #
 #   bench/inventory/run.sh [BUILD_DIR]   (env: DURATION_S=5 WARMUP_S=1 CONNECTIONS=64 BATCH=64
-#                                         SKUS=100000 WORKLOADS="hot uniform" TARGETS="..." ROUNDS=3)
+#                                         SKUS=100000 WORKLOADS="hot uniform" TARGETS="..." ROUNDS=3
+#                                         LARGE_BATCH=1024 LARGE_TARGETS="...")
 #
 # Every server is pinned to core 0 and the load generator (inventory_load, one io thread) to core 1,
-# like bench/http_vs_nginx.sh. Same 64 connections for all; "batch" (stockd /v1/batch) and
-# "pipelined" (Redis) carry BATCH reservations per request. Each run seeds its own stock, verifies
-# afterwards that nothing was oversold and prints
+# like bench/http_vs_nginx.sh. Same 64 connections for all; the batch targets (stockd /v1/batch
+# over HTTP, stockd Batch over gRPC) and "pipelined" (Redis) carry BATCH reservations per request.
+# "-compact" stockd targets ask for the failures-only reply ("results":"failures" /
+# BATCH_RESULTS_FAILURES: every op applied and journalled alike, only failed ops listed). Then the
+# hot SKU once more with LARGE_BATCH reservations per request for LARGE_TARGETS (the batch-path
+# acceptance figure; LARGE_BATCH=0 skips it). Each run seeds its own stock, verifies afterwards that
+# nothing was oversold and prints
 #   <name> ops/s=... p50_us=... p99_us=... errors=... oversold=... (ops = reservations)
 # then the ratios; the LAST line is `ratio: <stockd single-op / redis-lua single-op, hot SKU>`, the
 # median over ROUNDS alternating stockd / Redis pairs (the first pair is the main table's run), so
@@ -24,7 +29,9 @@ BATCH=${BATCH:-64}
 SKUS=${SKUS:-100000}
 ROUNDS=${ROUNDS:-3}
 WORKLOADS=${WORKLOADS:-hot uniform}
-TARGETS=${TARGETS:-stockd-http stockd-batch stockd-grpc-batch redis-lua redis-lua-pipelined postgres}
+TARGETS=${TARGETS:-stockd-http stockd-batch stockd-batch-compact stockd-grpc-batch stockd-grpc-batch-compact redis-lua redis-lua-pipelined postgres}
+LARGE_BATCH=${LARGE_BATCH:-1024}
+LARGE_TARGETS=${LARGE_TARGETS:-stockd-batch stockd-batch-compact stockd-grpc-batch stockd-grpc-batch-compact}
 REDIS_PORT=${REDIS_PORT:-18637}
 PG_PORT=${PG_PORT:-18543}
 STOCKD_HTTP_PORT=${STOCKD_HTTP_PORT:-18580}
@@ -72,7 +79,7 @@ wait_for() {  # wait_for DESCRIPTION COMMAND...
   exit 1
 }
 
-needs() { [[ " $TARGETS " == *" $1 "* ]]; }
+needs() { [[ " $TARGETS " == *" $1 "* ]] || { [ "$LARGE_BATCH" -gt 0 ] && [[ " $LARGE_TARGETS " == *" $1 "* ]]; }; }
 
 # --- Redis 7: AOF with fsync every second (the usual "durable enough" setting), no RDB snapshots.
 if needs redis-lua || needs redis-lua-pipelined; then
@@ -99,8 +106,10 @@ fi
 PG_CONNINFO="host=127.0.0.1 port=$PG_PORT user=bench dbname=postgres"
 
 # --- stockd: a fresh process and data dir per run, so every run starts from the same empty state.
+STOCKD_DIR=""
 start_stockd() {
   local dir="$TMP/stockd-$1"
+  STOCKD_DIR=$dir
   mkdir -p "$dir/data"
   taskset -c 0 "$STOCKD" --data-dir "$dir/data" --http-port "$STOCKD_HTTP_PORT" \
     --grpc-port "$STOCKD_GRPC_PORT" --ready-file "$dir/ready.json" >"$dir/stockd.log" 2>&1 &
@@ -111,11 +120,14 @@ stop_stockd() {
   kill "$STOCKD_PID" 2>/dev/null || true
   wait "$STOCKD_PID" 2>/dev/null || true
   STOCKD_PID=""
+  # A batch run leaves up to ~1 GB of journal, segments and snapshots: remove them (the log stays)
+  # so the temp dir does not grow by gigabytes over the whole run.
+  rm -rf "$STOCKD_DIR/data"
 }
 
 declare -A OPS
-run_one() {  # run_one TARGET WORKLOAD
-  local target=$1 workload=$2 port=0 extra=()
+run_one() {  # run_one TARGET WORKLOAD [BATCH [LABEL]]: OPS[LABEL] (default TARGET-WORKLOAD)
+  local target=$1 workload=$2 batch=${3:-$BATCH} label=${4:-$1-$2} port=0 extra=()
   case $target in
     stockd-*) port=$STOCKD_HTTP_PORT; extra=(--grpc-port "$STOCKD_GRPC_PORT") ;;
     redis-*) port=$REDIS_PORT ;;
@@ -124,11 +136,11 @@ run_one() {  # run_one TARGET WORKLOAD
   [ "$workload" = uniform ] && extra+=(--skus "$SKUS")
   local line rc=0
   line=$(taskset -c 1 "$LOAD" --target "$target" --workload "$workload" --port "$port" \
-    --connections "$CONNECTIONS" --batch "$BATCH" --duration-s "$DURATION_S" \
-    --warmup-s "$WARMUP_S" --run-tag "$target-$workload" "${extra[@]}") || rc=$?
+    --connections "$CONNECTIONS" --batch "$batch" --duration-s "$DURATION_S" \
+    --warmup-s "$WARMUP_S" --run-tag "$label" --name "$label" "${extra[@]}") || rc=$?
   echo "$line"
   [ "$rc" -ne 0 ] && echo "  ^ $target $workload: exit $rc (3 = oversold or inconsistent)" >&2
-  OPS[$target-$workload]=$(sed -n 's/.* ops\/s=\([0-9.]*\).*/\1/p' <<<"$line")
+  OPS[$label]=$(sed -n 's/.* ops\/s=\([0-9.]*\).*/\1/p' <<<"$line")
 }
 
 n=0
@@ -146,6 +158,18 @@ for workload in $WORKLOADS; do
   done
 done
 
+# The batch path once more with large batches, hot SKU only (the >= 500k reservations/s figure).
+if [ "$LARGE_BATCH" -gt 0 ] && [[ " $WORKLOADS " == *" hot "* ]]; then
+  for target in $LARGE_TARGETS; do
+    [[ $target == stockd-* ]] || { run_one "$target" hot "$LARGE_BATCH" "$target-hot-b$LARGE_BATCH"; continue; }
+    [ "$HAVE_STOCKD" = 1 ] || continue
+    n=$((n + 1))
+    start_stockd "$n"
+    run_one "$target" hot "$LARGE_BATCH" "$target-hot-b$LARGE_BATCH"
+    stop_stockd
+  done
+fi
+
 ratio() {  # ratio A B -> A/B or n/a
   local a=${OPS[$1]:-} b=${OPS[$2]:-}
   if [ -n "$a" ] && [ -n "$b" ]; then
@@ -157,9 +181,22 @@ ratio() {  # ratio A B -> A/B or n/a
 for workload in $WORKLOADS; do
   echo "ratios ($workload): stockd-http/redis-lua $(ratio stockd-http-$workload redis-lua-$workload)" \
     "stockd-batch/redis-lua-pipelined $(ratio stockd-batch-$workload redis-lua-pipelined-$workload)" \
+    "stockd-batch-compact/stockd-batch $(ratio stockd-batch-compact-$workload stockd-batch-$workload)" \
+    "stockd-grpc-batch-compact/stockd-grpc-batch" \
+    "$(ratio stockd-grpc-batch-compact-$workload stockd-grpc-batch-$workload)" \
     "stockd-http/postgres $(ratio stockd-http-$workload postgres-$workload)" \
     "redis-lua/postgres $(ratio redis-lua-$workload postgres-$workload)"
 done
+# Best batch path on the hot SKU (durable; acceptance: >= 500000 reservations/s).
+best_label="" best_ops=0
+for label in "${!OPS[@]}"; do
+  [[ $label == stockd-batch* || $label == stockd-grpc-batch* ]] || continue
+  [[ $label == *-hot || $label == *-hot-b* ]] || continue
+  if awk -v a="${OPS[$label]:-0}" -v b="$best_ops" 'BEGIN { exit !(a > b) }'; then
+    best_label=$label best_ops=${OPS[$label]}
+  fi
+done
+[ -n "$best_label" ] && echo "batch path, hot SKU, best: $best_label $best_ops reservations/s (acceptance: >= 500000)"
 # Hot single-op pair, alternated ROUNDS times in all; the acceptance ratio is the median.
 if [[ " $WORKLOADS " == *" hot "* ]] && needs stockd-http && needs redis-lua && [ "$HAVE_STOCKD" = 1 ]; then
   pair_ratios=("$(ratio stockd-http-hot redis-lua-hot)")

@@ -1,5 +1,6 @@
 // stockd speaks the JSON contract of issue 3. The batch op encoding lives in AppendBatchReserveOp
-// and the per-op result parsing in ClassifyBatchResponse so they are easy to adapt.
+// and the per-op result parsing in ClassifyBatchResponse (ClassifyCompactBatchResponse for the
+// "results":"failures" reply) so they are easy to adapt.
 #include <fmt/format.h>
 
 #include <charconv>
@@ -80,6 +81,37 @@ loadgen::Counts ClassifyBatchResponse(const Workload& w, AckLedger* ledger, uint
   return c;
 }
 
+// Per-op outcome of a /v1/batch "results":"failures" response ({"failures":[{"index":i,
+// "status":s,"body":{...}},...]}): every op not listed succeeded, i.e. created its reservation
+// (reservation ids are unique per run, so no success is a replay), a listed 409 was refused for
+// stock, anything else listed is an error.
+loadgen::Counts ClassifyCompactBatchResponse(const Workload& w, AckLedger* ledger, uint64_t seq,
+                                             int status, std::string_view body) {
+  loadgen::Counts c;
+  size_t pos = body.find("\"failures\":[");
+  if (status != 200 || pos == std::string_view::npos) {
+    c.errors = w.batch;
+    return c;
+  }
+  int next = 0;  // first op not classified yet
+  while (true) {
+    const size_t at = body.find("{\"index\":", pos);
+    if (at == std::string_view::npos) break;
+    int64_t index = -1, op_status = 0;
+    if (!FindInt(body, "index", &index, at) || !FindInt(body, "status", &op_status, at) ||
+        index < next || index >= w.batch) {
+      c.errors += w.batch - next;
+      return c;
+    }
+    for (; next < index; ++next) CountOp(w, ledger, seq * w.batch + next, 201, &c);
+    CountOp(w, ledger, seq * w.batch + next, op_status == 201 ? 500 : op_status, &c);
+    ++next;
+    pos = at + 9;
+  }
+  for (; next < w.batch; ++next) CountOp(w, ledger, seq * w.batch + next, 201, &c);
+  return c;
+}
+
 loadgen::LoadOptions FixedCount(const loadgen::LoadOptions& base, uint64_t n) {
   loadgen::LoadOptions o = base;
   o.requests_total = n;
@@ -151,9 +183,10 @@ absl::Status Verify(const TargetOptions& options, const Workload& w, const AckLe
 }
 
 // gRPC Batch: `w.batch` reserve ops per call. The request is built in a reused message (the
-// strings keep their capacity) and serialized straight into the call's ByteBuffer.
+// strings keep their capacity) and serialized straight into the call's ByteBuffer. `compact`:
+// BATCH_RESULTS_FAILURES (the reply lists only failed ops, with their index).
 absl::StatusOr<loadgen::LoadResult> RunGrpcBatch(const TargetOptions& options, const Workload& w,
-                                                 AckLedger* ledger) {
+                                                 bool compact, AckLedger* ledger) {
   loadgen::GrpcLoadOptions o;
   o.target = fmt::format("{}:{}", options.host, options.grpc_port);
   o.method = "/inventory.v1.Inventory/Batch";
@@ -164,6 +197,7 @@ absl::StatusOr<loadgen::LoadResult> RunGrpcBatch(const TargetOptions& options, c
         thread_local inventory::v1::BatchRequest req;
         if (req.ops_size() != w.batch) {
           req.Clear();
+          if (compact) req.set_results(inventory::v1::BATCH_RESULTS_FAILURES);
           for (int j = 0; j < w.batch; ++j) {
             auto* r = req.add_ops()->mutable_reserve();
             r->add_items()->set_qty(w.qty);
@@ -192,24 +226,41 @@ absl::StatusOr<loadgen::LoadResult> RunGrpcBatch(const TargetOptions& options, c
         grpc::ByteBuffer copy = response;  // refcounted slices, no bytes copied
         if (!grpc::SerializationTraits<inventory::v1::BatchResponse>::Deserialize(&copy, &resp)
                  .ok() ||
-            resp.results_size() != w.batch) {
+            (compact ? resp.results_size() > w.batch : resp.results_size() != w.batch)) {
           c.errors = w.batch;
           return c;
         }
-        for (int j = 0; j < w.batch; ++j) {
-          CountOp(w, ledger, seq * w.batch + j, resp.results(j).http_status(), &c);
+        if (!compact) {
+          for (int j = 0; j < w.batch; ++j) {
+            CountOp(w, ledger, seq * w.batch + j, resp.results(j).http_status(), &c);
+          }
+          return c;
         }
+        int next = 0;  // ops not listed succeeded
+        for (const auto& failure : resp.results()) {
+          const int index = static_cast<int>(failure.index());
+          if (index < next || index >= w.batch) {
+            c.errors += w.batch - next;
+            return c;
+          }
+          for (; next < index; ++next) CountOp(w, ledger, seq * w.batch + next, 201, &c);
+          const int status = failure.http_status();
+          CountOp(w, ledger, seq * w.batch + next, status == 201 ? 500 : status, &c);
+          ++next;
+        }
+        for (; next < w.batch; ++next) CountOp(w, ledger, seq * w.batch + next, 201, &c);
         return c;
       });
 }
 
 }  // namespace
 
-absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options, const Workload& w) {
+absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options, const Workload& w,
+                                                bool compact) {
   if (options.grpc_port == 0) return absl::InvalidArgumentError("--grpc-port is required");
   if (auto s = Seed(options, w); !s.ok()) return s;
   AckLedger ledger(w.sku_count);
-  auto load = RunGrpcBatch(options, w, &ledger);
+  auto load = RunGrpcBatch(options, w, compact, &ledger);
   if (!load.ok()) return load.status();
   TargetResult result{*std::move(load), {}};
   if (auto s = Verify(options, w, ledger, &result.verify); !s.ok()) return s;
@@ -217,7 +268,9 @@ absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options, co
 }
 
 absl::StatusOr<TargetResult> RunStockd(const TargetOptions& options, const Workload& w,
-                                       bool batch) {
+                                       StockdRequest request) {
+  const bool batch = request != StockdRequest::kSingle;
+  const bool compact = request == StockdRequest::kBatchCompact;
   if (auto s = Seed(options, w); !s.ok()) return s;
   AckLedger ledger(w.sku_count);
   Workload run = w;
@@ -253,7 +306,7 @@ absl::StatusOr<TargetResult> RunStockd(const TargetOptions& options, const Workl
         [&](uint64_t seq, std::string* out) {
           thread_local std::string body;
           body.clear();
-          body.append(R"({"ops":[)");
+          body.append(compact ? R"({"results":"failures","ops":[)" : R"({"ops":[)");
           for (int j = 0; j < run.batch; ++j) {
             if (j > 0) body.push_back(',');
             AppendBatchReserveOp(&body, run, seq * run.batch + j);
@@ -262,7 +315,8 @@ absl::StatusOr<TargetResult> RunStockd(const TargetOptions& options, const Workl
           loadgen::AppendHttpRequest(out, "POST", options.host, "/v1/batch", body);
         },
         [&](uint64_t seq, int status, std::string_view body) {
-          return ClassifyBatchResponse(run, &ledger, seq, status, body);
+          return compact ? ClassifyCompactBatchResponse(run, &ledger, seq, status, body)
+                         : ClassifyBatchResponse(run, &ledger, seq, status, body);
         });
     if (!r.ok()) return r.status();
     load = std::move(*r);

@@ -26,13 +26,19 @@ struct TargetResult {
   Verification verify;
 };
 
-// stockd over HTTP: POST /v1/reservations per request, or (batch) Workload::batch reserve ops per
-// POST /v1/batch. Expects a stockd with none of the workload's SKUs yet (fresh data dir).
+enum class StockdRequest {
+  kSingle,        // POST /v1/reservations, one reservation per request
+  kBatch,         // POST /v1/batch, Workload::batch reserve ops, one result per op
+  kBatchCompact,  // the same with "results":"failures": the reply lists only failed ops
+};
+
+// stockd over HTTP. Expects a stockd with none of the workload's SKUs yet (fresh data dir).
 absl::StatusOr<TargetResult> RunStockd(const TargetOptions& options, const Workload& workload,
-                                       bool batch);
+                                       StockdRequest request);
 // stockd over gRPC: Workload::batch reserve ops per Batch call (seeding and the read-back go
-// through HTTP on `port`).
-absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options, const Workload& w);
+// through HTTP on `port`); `compact`: BATCH_RESULTS_FAILURES.
+absl::StatusOr<TargetResult> RunStockdGrpcBatch(const TargetOptions& options, const Workload& w,
+                                                bool compact);
 // Redis with the Lua script (EVALSHA), one call per request or Workload::batch calls pipelined.
 // Flushes the Redis database first.
 absl::StatusOr<TargetResult> RunRedisLua(const TargetOptions& options, const Workload& workload,

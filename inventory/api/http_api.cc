@@ -19,8 +19,14 @@ class HttpSubmission final : public Submission {
   HttpSubmission(Responder responder, bool batch)
       : responder_(std::move(responder)), batch_(batch) {}
   void Complete() override {
-    responder_.Send(batch_ ? RenderBatch(absl::MakeConstSpan(results.data(), results.size()))
-                           : RenderResult(results[0]));
+    if (!batch_) {
+      responder_.Send(RenderResult(results[0]));
+    } else if (result_mode == ResultMode::kFailures) {
+      responder_.Send(
+          RenderBatchFailures(absl::MakeConstSpan(results.data(), results.size()), failed_index));
+    } else {
+      responder_.Send(RenderBatch(absl::MakeConstSpan(results.data(), results.size())));
+    }
   }
   Responder& responder() { return responder_; }
 
@@ -96,7 +102,7 @@ void HttpApi::Register(core::http::Router& router) {
 
   router.Post("/v1/batch", [writer](Request& req, Responder responder) {
     auto s = std::make_unique<HttpSubmission>(std::move(responder), true);
-    if (auto e = ParseBatch(req.body, PaddedSize(req), &s->ops)) {
+    if (auto e = ParseBatch(req.body, PaddedSize(req), &s->ops, &s->result_mode)) {
       s->responder().Send(RenderFieldError(*e));
       return;
     }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iterator>
 
 #include "inventory/engine/limits.h"
@@ -293,20 +294,39 @@ std::optional<FieldError> ParseReserve(std::string_view body, size_t padded_size
 }
 
 std::optional<FieldError> ParseBatch(std::string_view body, size_t padded_size,
-                                     absl::InlinedVector<Operation, 1>* ops) {
+                                     absl::InlinedVector<Operation, 1>* ops,
+                                     ResultMode* result_mode) {
   Doc d;
   if (auto e = OpenObject(body, padded_size, &d)) return e;
+  *result_mode = ResultMode::kAll;
   bool have_ops = false;
+  bool have_results = false;
   for (auto field : d.root) {
     std::string_view key;
     if (field.unescaped_key().get(key) != simdjson::SUCCESS)
       return FieldError{"body", "malformed JSON"};
+    if (key == "results") {
+      if (have_results) return FieldError{"results", "duplicate field"};
+      have_results = true;
+      std::string_view mode;
+      if (field.value().get_string().get(mode) != simdjson::SUCCESS ||
+          (mode != "all" && mode != "failures")) {
+        return FieldError{"results", R"(expected "all" or "failures")"};
+      }
+      *result_mode = mode == "failures" ? ResultMode::kFailures : ResultMode::kAll;
+      continue;
+    }
     if (key != "ops") return FieldError{std::string(key), "unknown field"};
     if (have_ops) return FieldError{"ops", "duplicate field"};
     have_ops = true;
     od::array arr;
     if (field.value().get_array().get(arr) != simdjson::SUCCESS) {
       return FieldError{"ops", "expected an array"};
+    }
+    // One allocation for the ops instead of log2(n) regrowths that move every Operation.
+    size_t count = 0;
+    if (arr.count_elements().get(count) == simdjson::SUCCESS) {
+      ops->reserve(std::min(count, kBatchOpsMax));
     }
     const Path ops_path{nullptr, "ops"};
     size_t i = 0;
@@ -325,7 +345,18 @@ std::optional<FieldError> ParseBatch(std::string_view body, size_t padded_size,
   }
   if (!have_ops) return FieldError{"ops", "required field is missing"};
   if (ops->empty()) return FieldError{"ops", "must hold at least one op"};
-  return CheckEnd(&d);
+  if (auto e = CheckEnd(&d)) return e;
+  if (*result_mode == ResultMode::kFailures) {
+    for (size_t i = 0; i < ops->size(); ++i) {
+      const OpKind kind = (*ops)[i].kind;
+      if (kind == OpKind::kGetSku || kind == OpKind::kGetReservation) {
+        return FieldError{
+            fmt::format("ops[{}].op", i),
+            fmt::format(R"({} returns its result only with "results": "all")", OpKindName(kind))};
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace inventory

@@ -1,5 +1,6 @@
 #include "inventory/api/request_parser.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "inventory/api/response_renderer.h"
@@ -14,10 +15,21 @@ std::optional<FieldError> Reserve(std::string body, Operation* op) {
   return ParseReserve(std::string_view(body.data(), n), body.size(), op);
 }
 
-std::optional<FieldError> Batch(std::string body, absl::InlinedVector<Operation, 1>* ops) {
+std::optional<FieldError> Batch(std::string body, absl::InlinedVector<Operation, 1>* ops,
+                                ResultMode* mode = nullptr) {
   const size_t n = body.size();
   body.resize(n + simdjson::SIMDJSON_PADDING, ' ');
-  return ParseBatch(std::string_view(body.data(), n), body.size(), ops);
+  ResultMode ignored;
+  return ParseBatch(std::string_view(body.data(), n), body.size(), ops, mode ? mode : &ignored);
+}
+
+// The field a batch body is refused for, "<ok:all>" / "<ok:failures>" when it parses.
+std::string BatchField(const std::string& body) {
+  absl::InlinedVector<Operation, 1> ops;
+  ResultMode mode = ResultMode::kAll;
+  auto e = Batch(body, &ops, &mode);
+  if (e) return e->field;
+  return mode == ResultMode::kFailures ? "<ok:failures>" : "<ok:all>";
 }
 
 std::string ReserveField(const std::string& body) {
@@ -102,6 +114,63 @@ TEST(RequestParserTest, ParsesBatch) {
   e = Batch(R"({"ops":[]})", &ops);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->field, "ops");
+}
+
+TEST(RequestParserTest, ParsesBatchResultMode) {
+  constexpr char kReserve[] =
+      R"({"op":"reserve","reservation_id":"r1","items":[{"sku":"a","qty":1}],"ttl_ms":9})";
+  EXPECT_EQ(BatchField(fmt::format(R"({{"ops":[{}]}})", kReserve)), "<ok:all>");
+  EXPECT_EQ(BatchField(fmt::format(R"({{"ops":[{}],"results":"all"}})", kReserve)), "<ok:all>");
+  EXPECT_EQ(BatchField(fmt::format(R"({{"ops":[{}],"results":"failures"}})", kReserve)),
+            "<ok:failures>");
+  // Anywhere in the object, also before "ops".
+  EXPECT_EQ(BatchField(fmt::format(R"({{"results":"failures","ops":[{},{}]}})", kReserve,
+                                   R"({"op":"cancel","reservation_id":"r2"})")),
+            "<ok:failures>");
+  EXPECT_EQ(BatchField(fmt::format(R"({{"ops":[{}],"results":"some"}})", kReserve)), "results");
+  EXPECT_EQ(BatchField(fmt::format(R"({{"ops":[{}],"results":1}})", kReserve)), "results");
+  EXPECT_EQ(BatchField(fmt::format(R"({{"ops":[{}],"results":"all","results":"all"}})", kReserve)),
+            "results");
+  // A read's result would be dropped: refused, naming the op.
+  EXPECT_EQ(BatchField(fmt::format(R"({{"ops":[{},{}],"results":"failures"}})", kReserve,
+                                   R"({"op":"get_sku","sku":"a"})")),
+            "ops[1].op");
+  EXPECT_EQ(BatchField(fmt::format(R"({{"results":"failures","ops":[{}]}})",
+                                   R"({"op":"get_reservation","reservation_id":"r1"})")),
+            "ops[0].op");
+  EXPECT_EQ(BatchField(fmt::format(R"({{"ops":[{},{}],"results":"all"}})", kReserve,
+                                   R"({"op":"get_sku","sku":"a"})")),
+            "<ok:all>");
+}
+
+TEST(ResponseRendererTest, BatchFailuresListsOnlyFailuresWithTheirIndex) {
+  OpResult stock;
+  stock.kind = OpKind::kReserve;
+  stock.outcome = Outcome::kInsufficientStock;
+  stock.sku.sku = "a";
+  stock.sku.available = 0;
+  OpResult conflict;
+  conflict.kind = OpKind::kReserve;
+  conflict.outcome = Outcome::kReservationConflict;
+  const OpResult failures[] = {stock, conflict};
+  const uint32_t index[] = {3, 1000};
+  auto resp = RenderBatchFailures(failures, index);
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_EQ(
+      resp.body,
+      R"({"failures":[{"index":3,"status":409,"body":{"error":"insufficient_stock","message":"not enough available stock","sku":"a","available":0}},)"
+      R"({"index":1000,"status":409,"body":{"error":"reservation_conflict","message":"reservation_id was already used with a different request"}}]})");
+  resp = RenderBatchFailures({}, {});
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_EQ(resp.body, R"({"failures":[]})");
+  // The whole batch failed: one error for the request, as without "failures".
+  OpResult down;
+  down.outcome = Outcome::kUnavailable;
+  const OpResult all_down[] = {down, down};
+  const uint32_t all_index[] = {0, 1};
+  resp = RenderBatchFailures(all_down, all_index);
+  EXPECT_EQ(resp.status, 503);
+  EXPECT_NE(resp.body.find(R"("error":"unavailable")"), std::string::npos);
 }
 
 TEST(ResponseRendererTest, ShapesMatchTheContract) {

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/http/json.h"
+#include "core/log/check.h"
 
 namespace inventory {
 namespace {
@@ -200,12 +201,18 @@ core::http::Response RenderResult(const OpResult& r) {
   return resp;
 }
 
+namespace {
+
+// A batch shares one fate for these: the whole round failed or was refused.
+bool WholeBatchFailed(absl::Span<const OpResult> results) {
+  return !results.empty() && (results[0].outcome == Outcome::kUnavailable ||
+                              results[0].outcome == Outcome::kOverloaded);
+}
+
+}  // namespace
+
 core::http::Response RenderBatch(absl::Span<const OpResult> results) {
-  // A batch shares one fate for these: the whole round failed or was refused.
-  if (!results.empty() &&
-      (results[0].outcome == Outcome::kUnavailable || results[0].outcome == Outcome::kOverloaded)) {
-    return RenderResult(results[0]);
-  }
+  if (WholeBatchFailed(results)) return RenderResult(results[0]);
   core::http::Response resp;
   resp.status = 200;
   resp.body.reserve(32 + results.size() * 140);
@@ -216,6 +223,28 @@ core::http::Response RenderBatch(absl::Span<const OpResult> results) {
     AppendInt(&resp.body, HttpStatusOf(results[i]));
     resp.body.append(",\"body\":");
     AppendResultJson(results[i], &resp.body);
+    resp.body.push_back('}');
+  }
+  resp.body.append("]}");
+  return resp;
+}
+
+core::http::Response RenderBatchFailures(absl::Span<const OpResult> failures,
+                                         absl::Span<const uint32_t> index) {
+  CORE_CHECK(failures.size() == index.size());
+  if (WholeBatchFailed(failures)) return RenderResult(failures[0]);
+  core::http::Response resp;
+  resp.status = 200;
+  resp.body.reserve(16 + failures.size() * 160);
+  resp.body.append("{\"failures\":[");
+  for (size_t i = 0; i < failures.size(); ++i) {
+    if (i > 0) resp.body.push_back(',');
+    resp.body.append("{\"index\":");
+    AppendInt(&resp.body, index[i]);
+    resp.body.append(",\"status\":");
+    AppendInt(&resp.body, HttpStatusOf(failures[i]));
+    resp.body.append(",\"body\":");
+    AppendResultJson(failures[i], &resp.body);
     resp.body.push_back('}');
   }
   resp.body.append("]}");

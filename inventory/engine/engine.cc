@@ -78,30 +78,45 @@ uint64_t Engine::RequestHash(const Operation& op) {
   return FnvStr(h, op.user_id);
 }
 
-void Engine::Apply(const Operation& op, int64_t now_ms, OpResult* r) {
+void Engine::Apply(const Operation& op, int64_t now_ms, OpResult* r, ResultDetail detail) {
   AdvanceTime(now_ms);
   r->kind = op.kind;
   r->outcome = Outcome::kOk;
   r->mutated = false;
   r->message.clear();
+  const bool full = detail == ResultDetail::kFull;
   switch (op.kind) {
     case OpKind::kAdjust:
-      ApplyAdjust(op, r);
+      ApplyAdjust(op, full, r);
       break;
     case OpKind::kReserve:
-      ApplyReserve(op, r);
+      ApplyReserve(op, full, r);
       break;
     case OpKind::kConfirm:
-      ApplyConfirm(op, r);
+      ApplyConfirm(op, full, r);
       break;
     case OpKind::kCancel:
-      ApplyCancel(op, r);
+      ApplyCancel(op, full, r);
       break;
     case OpKind::kGetSku:
-      ApplyGetSku(op, r);
+      ApplyGetSku(op, full, r);
       break;
     case OpKind::kGetReservation:
-      ApplyGetReservation(op, r);
+      ApplyGetReservation(op, full, r);
+      break;
+  }
+}
+
+void Engine::Prefetch(const Operation& op) const {
+  switch (op.kind) {
+    case OpKind::kReserve:
+    case OpKind::kConfirm:
+    case OpKind::kCancel:
+    case OpKind::kGetReservation:
+      reservations_.prefetch(op.reservation_id);
+      break;
+    case OpKind::kAdjust:
+    case OpKind::kGetSku:
       break;
   }
 }
@@ -123,7 +138,7 @@ void Engine::FillReservationView(const ResEntry& e, ReservationView* v) const {
   for (const ResItem& item : e.second.items) v->items.push_back({skus_[item.sku].name, item.qty});
 }
 
-void Engine::ApplyAdjust(const Operation& op, OpResult* r) {
+void Engine::ApplyAdjust(const Operation& op, bool full, OpResult* r) {
   auto seen = adjust_ops_.find(op.op_id);
   auto it = sku_index_.find(op.sku);
   if (seen != adjust_ops_.end()) {
@@ -133,7 +148,7 @@ void Engine::ApplyAdjust(const Operation& op, OpResult* r) {
       r->message = "op_id was already used with a different sku or delta";
       return;
     }
-    FillSkuView(skus_[it->second], &r->sku);
+    if (full) FillSkuView(skus_[it->second], &r->sku);
     return;
   }
   if (it == sku_index_.end()) {
@@ -177,13 +192,13 @@ void Engine::ApplyAdjust(const Operation& op, OpResult* r) {
     adjust_fifo_.pop_front();
   }
   r->mutated = true;
-  FillSkuView(sku, &r->sku);
+  if (full) FillSkuView(sku, &r->sku);
 }
 
-void Engine::ApplyReserve(const Operation& op, OpResult* r) {
+void Engine::ApplyReserve(const Operation& op, bool full, OpResult* r) {
   const uint64_t hash = RequestHash(op);
-  auto found = reservations_.find(op.reservation_id);
-  if (found != reservations_.end()) {
+  const ResEntry* found = reservations_.find(op.reservation_id);
+  if (found != nullptr) {
     const Reservation& res = found->second;
     if (res.tombstone) {
       r->outcome = Outcome::kReservationCancelled;
@@ -197,8 +212,10 @@ void Engine::ApplyReserve(const Operation& op, OpResult* r) {
       return;
     }
     r->outcome = Outcome::kReplayed;
-    FillReservationView(*found, &r->reservation);
-    r->reservation.state = ReservationState::kPending;  // the original reply, as the contract says
+    if (full) {
+      FillReservationView(*found, &r->reservation);
+      r->reservation.state = ReservationState::kPending;  // the original reply, as contracted
+    }
     return;
   }
   // Check every item before touching anything: all or none.
@@ -241,12 +258,12 @@ void Engine::ApplyReserve(const Operation& op, OpResult* r) {
   HeapPush(&*entry);
   r->outcome = Outcome::kCreated;
   r->mutated = true;
-  FillReservationView(*entry, &r->reservation);
+  if (full) FillReservationView(*entry, &r->reservation);
 }
 
-void Engine::ApplyConfirm(const Operation& op, OpResult* r) {
-  auto found = reservations_.find(op.reservation_id);
-  if (found == reservations_.end()) {
+void Engine::ApplyConfirm(const Operation& op, bool full, OpResult* r) {
+  ResEntry* found = reservations_.find(op.reservation_id);
+  if (found == nullptr) {
     r->outcome = Outcome::kReservationNotFound;
     return;
   }
@@ -273,12 +290,12 @@ void Engine::ApplyConfirm(const Operation& op, OpResult* r) {
       r->outcome = Outcome::kReservationExpired;
       break;
   }
-  FillReservationView(*found, &r->reservation);
+  if (full || r->outcome != Outcome::kOk) FillReservationView(*found, &r->reservation);
 }
 
-void Engine::ApplyCancel(const Operation& op, OpResult* r) {
-  auto found = reservations_.find(op.reservation_id);
-  if (found == reservations_.end()) {
+void Engine::ApplyCancel(const Operation& op, bool full, OpResult* r) {
+  ResEntry* found = reservations_.find(op.reservation_id);
+  if (found == nullptr) {
     // Cancel before try: remember the id so a late reserve is refused.
     if (!MakeRoomForReservation()) {
       r->outcome = Outcome::kTableFull;
@@ -292,7 +309,7 @@ void Engine::ApplyCancel(const Operation& op, OpResult* r) {
     entry->second.tombstone = true;
     MakeTerminal(&*entry, ReservationState::kCancelled);
     r->mutated = true;
-    FillReservationView(*entry, &r->reservation);
+    if (full) FillReservationView(*entry, &r->reservation);
     return;
   }
   Reservation& res = found->second;
@@ -317,26 +334,26 @@ void Engine::ApplyCancel(const Operation& op, OpResult* r) {
     case ReservationState::kExpired:  // the stock is back already: the cancel's goal holds
       break;
   }
-  FillReservationView(*found, &r->reservation);
+  if (full || r->outcome != Outcome::kOk) FillReservationView(*found, &r->reservation);
 }
 
-void Engine::ApplyGetSku(const Operation& op, OpResult* r) const {
+void Engine::ApplyGetSku(const Operation& op, bool full, OpResult* r) const {
   auto it = sku_index_.find(op.sku);
   if (it == sku_index_.end()) {
     r->outcome = Outcome::kSkuNotFound;
     r->sku.sku = op.sku;
     return;
   }
-  FillSkuView(skus_[it->second], &r->sku);
+  if (full) FillSkuView(skus_[it->second], &r->sku);
 }
 
-void Engine::ApplyGetReservation(const Operation& op, OpResult* r) const {
-  auto found = reservations_.find(op.reservation_id);
-  if (found == reservations_.end()) {
+void Engine::ApplyGetReservation(const Operation& op, bool full, OpResult* r) const {
+  ResEntry* found = reservations_.find(op.reservation_id);
+  if (found == nullptr) {
     r->outcome = Outcome::kReservationNotFound;
     return;
   }
-  FillReservationView(*found, &r->reservation);
+  if (full) FillReservationView(*found, &r->reservation);
 }
 
 void Engine::MakeTerminal(ResEntry* e, ReservationState state) {
@@ -457,7 +474,8 @@ absl::Status Engine::CheckInvariants() const {
   for (size_t i = 0; i < heap_.size(); ++i) {
     const ResEntry* e = heap_[i];
     if (e->second.state != ReservationState::kPending || e->second.heap_index != i) {
-      return absl::InternalError(fmt::format("heap slot {} holds {} in state {}", i, e->first,
+      return absl::InternalError(fmt::format("heap slot {} holds {} in state {}", i,
+                                             e->first.view(),
                                              ReservationStateName(e->second.state)));
     }
     if (i > 0 && HeapLess(e, heap_[(i - 1) / 2])) {
@@ -465,7 +483,7 @@ absl::Status Engine::CheckInvariants() const {
     }
     for (const ResItem& item : e->second.items) {
       if (item.sku >= skus_.size() || item.qty <= 0) {
-        return absl::InternalError(fmt::format("reservation {} has a bad item", e->first));
+        return absl::InternalError(fmt::format("reservation {} has a bad item", e->first.view()));
       }
       pending_units[item.sku] += item.qty;
     }
@@ -513,45 +531,83 @@ absl::Status Engine::CheckInvariants() const {
 
 void Engine::SerializeReservation(const ResEntry& e, std::string* out) const {
   const Reservation& r = e.second;
-  wire::PutString(out, e.first);
-  wire::PutU64(out, r.seq);
-  wire::PutI64(out, r.expires_at_ms);
-  wire::PutI64(out, r.terminal_at_ms);
-  wire::PutU64(out, r.request_hash);
-  wire::PutU8(out, static_cast<uint8_t>(r.state));
-  wire::PutU8(out, r.tombstone ? 1 : 0);
-  wire::PutString(out, r.user_id);
-  wire::PutU32(out, static_cast<uint32_t>(r.items.size()));
+  const size_t n = wire::StringBytes(e.first) + 4 * 8 + 2 + wire::StringBytes(r.user_id) + 4 +
+                   r.items.size() * (4 + 8);
+  char* p = wire::Extend(out, n);
+  p = wire::StoreString(p, e.first);
+  p = wire::StoreU64(p, r.seq);
+  p = wire::StoreI64(p, r.expires_at_ms);
+  p = wire::StoreI64(p, r.terminal_at_ms);
+  p = wire::StoreU64(p, r.request_hash);
+  p = wire::StoreU8(p, static_cast<uint8_t>(r.state));
+  p = wire::StoreU8(p, r.tombstone ? 1 : 0);
+  p = wire::StoreString(p, r.user_id);
+  p = wire::StoreU32(p, static_cast<uint32_t>(r.items.size()));
   for (const ResItem& item : r.items) {
-    wire::PutU32(out, item.sku);
-    wire::PutI64(out, item.qty);
+    p = wire::StoreU32(p, item.sku);
+    p = wire::StoreI64(p, item.qty);
   }
 }
 
-void Engine::Serialize(std::string* out) const {
-  out->append(kSnapshotMagic, sizeof(kSnapshotMagic));
-  wire::PutI64(out, now_ms_);
-  wire::PutU64(out, next_seq_);
-  wire::PutU64(out, skus_.size());
-  for (const Sku& s : skus_) {
-    wire::PutString(out, s.name);
-    wire::PutI64(out, s.available);
-    wire::PutI64(out, s.reserved);
-    wire::PutI64(out, s.sold);
-    wire::PutI64(out, s.adjusted_total);
-    wire::PutU64(out, s.version);
+template <typename Entries>
+absl::Status Engine::SerializeReservations(const Entries& entries, std::string* chunk,
+                                           size_t chunk_bytes, const SnapshotFlush& flush) const {
+  const size_t n = entries.size();
+  wire::PutU64(chunk, n);
+  for (size_t i = 0; i < n; ++i) {
+    // Pending reservations are in heap order, not address order: fetch the node (id included,
+    // three cache lines) a few ahead while this one is encoded.
+    if (i + 8 < n) {
+      const char* next = reinterpret_cast<const char*>(entries[i + 8]);
+      __builtin_prefetch(next);
+      __builtin_prefetch(next + 64);
+      __builtin_prefetch(next + 128);
+    }
+    SerializeReservation(*entries[i], chunk);
+    if (chunk->size() >= chunk_bytes) {
+      if (absl::Status s = flush(chunk); !s.ok()) return s;
+    }
   }
-  wire::PutU64(out, heap_.size());
-  for (const ResEntry* e : heap_) SerializeReservation(*e, out);
-  wire::PutU64(out, terminal_.size());
-  for (const ResEntry* e : terminal_) SerializeReservation(*e, out);
-  wire::PutU64(out, adjust_fifo_.size());
+  return absl::OkStatus();
+}
+
+void Engine::Serialize(std::string* out) const {
+  Serialize(out, SIZE_MAX, [](std::string*) { return absl::OkStatus(); }).IgnoreError();
+}
+
+absl::Status Engine::Serialize(std::string* chunk, size_t chunk_bytes,
+                               const SnapshotFlush& flush) const {
+  auto flush_if_full = [&]() -> absl::Status {
+    return chunk->size() >= chunk_bytes ? flush(chunk) : absl::OkStatus();
+  };
+  chunk->append(kSnapshotMagic, sizeof(kSnapshotMagic));
+  wire::PutI64(chunk, now_ms_);
+  wire::PutU64(chunk, next_seq_);
+  wire::PutU64(chunk, skus_.size());
+  for (const Sku& s : skus_) {
+    wire::PutString(chunk, s.name);
+    wire::PutI64(chunk, s.available);
+    wire::PutI64(chunk, s.reserved);
+    wire::PutI64(chunk, s.sold);
+    wire::PutI64(chunk, s.adjusted_total);
+    wire::PutU64(chunk, s.version);
+    if (absl::Status st = flush_if_full(); !st.ok()) return st;
+  }
+  if (absl::Status st = SerializeReservations(heap_, chunk, chunk_bytes, flush); !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = SerializeReservations(terminal_, chunk, chunk_bytes, flush); !st.ok()) {
+    return st;
+  }
+  wire::PutU64(chunk, adjust_fifo_.size());
   for (const std::string& op_id : adjust_fifo_) {
     const AdjustOp& a = adjust_ops_.at(op_id);
-    wire::PutString(out, op_id);
-    wire::PutU32(out, a.sku);
-    wire::PutI64(out, a.delta);
+    wire::PutString(chunk, op_id);
+    wire::PutU32(chunk, a.sku);
+    wire::PutI64(chunk, a.delta);
+    if (absl::Status st = flush_if_full(); !st.ok()) return st;
   }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Restore(std::string_view data,
@@ -646,11 +702,12 @@ uint64_t Engine::Digest() const {
     h = FnvU64(h, s.version);
   }
   uint64_t sum = 0;
-  for (const auto& entry : reservations_) {
-    std::string buf;
+  std::string buf;
+  reservations_.ForEach([&](const ResEntry& entry) {
+    buf.clear();
     SerializeReservation(entry, &buf);
     sum += Mix(Fnv(kFnvOffset, buf.data(), buf.size()));
-  }
+  });
   h = FnvU64(h, sum);
   for (const ResEntry* e : terminal_) h = FnvStr(h, e->first);
   for (const std::string& op_id : adjust_fifo_) h = FnvStr(h, op_id);

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,9 +32,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "inventory/engine/internal/id_table.h"
 #include "inventory/engine/limits.h"
 #include "inventory/engine/operation.h"
 
@@ -57,8 +58,15 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Applies `op` at `now_ms`. Precondition: ValidateOperation(op) passed (CHECKed cheaply).
-  // `result` is overwritten; result->mutated tells whether the op must be journalled.
-  void Apply(const Operation& op, int64_t now_ms, OpResult* result);
+  // `result` is overwritten (with kOutcomeOnly, a success leaves its views as they were);
+  // result->mutated tells whether the op must be journalled. `detail` never changes the state.
+  void Apply(const Operation& op, int64_t now_ms, OpResult* result,
+             ResultDetail detail = ResultDetail::kFull);
+
+  // A hint, no effect on the state: starts fetching into the cache the table entries Apply(op) will
+  // look up. The reservation table outgrows the caches at a few hundred thousand reservations, and
+  // a writer applying a batch issues this a few ops ahead so the misses overlap.
+  void Prefetch(const Operation& op) const;
 
   // Expires due reservations and forgets terminal ones past retention. Returns reservations
   // expired.
@@ -73,6 +81,12 @@ class Engine {
   // Snapshot encoding of the complete state (self-describing, versioned). Restore() validates
   // everything it reads (DataLoss on malformed input) and checks the invariants.
   void Serialize(std::string* out) const;
+  // The same encoding streamed in pieces, so a snapshot of millions of reservations never sits in
+  // memory whole: appends to *chunk and calls flush(chunk) whenever it holds at least chunk_bytes;
+  // flush writes the bytes out and clears *chunk. What is left in *chunk at the end is the caller's
+  // to write. Returns the first error of flush (the encoding is then incomplete).
+  using SnapshotFlush = std::function<absl::Status(std::string* chunk)>;
+  absl::Status Serialize(std::string* chunk, size_t chunk_bytes, const SnapshotFlush& flush) const;
   static absl::StatusOr<std::unique_ptr<Engine>> Restore(std::string_view data,
                                                          EngineLimits limits);
 
@@ -112,18 +126,21 @@ class Engine {
     std::string user_id;
     absl::InlinedVector<ResItem, 1> items;
   };
-  using ResEntry = std::pair<const std::string, Reservation>;
+  // One reservation: a pooled entry (id inline) and a table slot, no malloc (internal/id_table.h).
+  using ReservationTable = internal::IdTable<Reservation>;
+  using ResEntry = ReservationTable::Entry;
   struct AdjustOp {
     uint32_t sku = 0;
     int64_t delta = 0;
   };
 
-  void ApplyAdjust(const Operation& op, OpResult* r);
-  void ApplyReserve(const Operation& op, OpResult* r);
-  void ApplyConfirm(const Operation& op, OpResult* r);
-  void ApplyCancel(const Operation& op, OpResult* r);
-  void ApplyGetSku(const Operation& op, OpResult* r) const;
-  void ApplyGetReservation(const Operation& op, OpResult* r) const;
+  // `full`: fill the result's view on success too (ResultDetail::kFull).
+  void ApplyAdjust(const Operation& op, bool full, OpResult* r);
+  void ApplyReserve(const Operation& op, bool full, OpResult* r);
+  void ApplyConfirm(const Operation& op, bool full, OpResult* r);
+  void ApplyCancel(const Operation& op, bool full, OpResult* r);
+  void ApplyGetSku(const Operation& op, bool full, OpResult* r) const;
+  void ApplyGetReservation(const Operation& op, bool full, OpResult* r) const;
 
   void FillSkuView(const Sku& sku, SkuView* view) const;
   void FillReservationView(const ResEntry& entry, ReservationView* view) const;
@@ -142,13 +159,17 @@ class Engine {
 
   static uint64_t RequestHash(const Operation& op);
   void SerializeReservation(const ResEntry& e, std::string* out) const;
+  // u64 count, then each reservation of `entries` (ResEntry pointers); flushes as Serialize does.
+  template <typename Entries>
+  absl::Status SerializeReservations(const Entries& entries, std::string* chunk, size_t chunk_bytes,
+                                     const SnapshotFlush& flush) const;
 
   EngineLimits limits_;
   int64_t now_ms_ = 0;
   uint64_t next_seq_ = 1;
   std::vector<Sku> skus_;
   absl::flat_hash_map<std::string, uint32_t> sku_index_;
-  absl::node_hash_map<std::string, Reservation> reservations_;
+  ReservationTable reservations_;
   std::vector<ResEntry*> heap_;
   std::deque<ResEntry*> terminal_;  // FIFO by terminal_at_ms
   absl::flat_hash_map<std::string, AdjustOp> adjust_ops_;

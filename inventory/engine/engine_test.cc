@@ -277,5 +277,45 @@ TEST(ValidateTest, RefusesBadFields) {
   EXPECT_EQ(ValidateOperation(Adjust("a", 1, ""))->field, "op_id");
 }
 
+TEST(EngineResultDetailTest, OutcomeOnlyChangesTheResultNeverTheState) {
+  Engine full_engine, lean_engine;
+  const std::vector<Operation> ops = {
+      Adjust("a", 3, "seed"),           // ok
+      Reserve("r1", {{"a", 2}}),        // created
+      Reserve("r1", {{"a", 2}}),        // replayed
+      Reserve("r2", {{"a", 2}}),        // insufficient_stock
+      Reserve("r3", {{"missing", 1}}),  // sku_not_found
+      IdOp(OpKind::kConfirm, "r1"),     // ok
+      IdOp(OpKind::kCancel, "r1"),      // reservation_confirmed
+      IdOp(OpKind::kCancel, "tomb"),    // ok: tombstone
+      IdOp(OpKind::kConfirm, "tomb"),   // reservation_cancelled
+      Adjust("a", -1, "take"),          // ok
+      Adjust("a", -1, "take"),          // ok: same op_id again
+  };
+  for (size_t i = 0; i < ops.size(); ++i) {
+    OpResult full, lean;
+    full_engine.Apply(ops[i], kT0 + static_cast<int64_t>(i), &full);
+    lean_engine.Apply(ops[i], kT0 + static_cast<int64_t>(i), &lean, ResultDetail::kOutcomeOnly);
+    EXPECT_EQ(full.kind, lean.kind) << i;
+    EXPECT_EQ(full.outcome, lean.outcome) << i;
+    EXPECT_EQ(full.mutated, lean.mutated) << i;
+    EXPECT_EQ(full.message, lean.message) << i;
+    if (IsSuccess(full.outcome)) {
+      // No per-op copies of names and ids on success.
+      EXPECT_EQ(lean.sku.sku, "") << i;
+      EXPECT_EQ(lean.reservation.reservation_id, "") << i;
+      EXPECT_TRUE(lean.reservation.items.empty()) << i;
+    } else {
+      // A failure carries everything its error body needs.
+      EXPECT_EQ(full.sku.sku, lean.sku.sku) << i;
+      EXPECT_EQ(full.sku.available, lean.sku.available) << i;
+      EXPECT_EQ(full.reservation.reservation_id, lean.reservation.reservation_id) << i;
+      EXPECT_EQ(full.reservation.state, lean.reservation.state) << i;
+    }
+  }
+  EXPECT_EQ(full_engine.Digest(), lean_engine.Digest());
+  EXPECT_TRUE(lean_engine.CheckInvariants().ok());
+}
+
 }  // namespace
 }  // namespace inventory

@@ -5,31 +5,50 @@
 namespace inventory {
 
 void EncodeOperation(const Operation& op, int64_t now_ms, std::string* out) {
-  wire::PutU8(out, static_cast<uint8_t>(op.kind));
-  wire::PutI64(out, now_ms);
+  using wire::StringBytes;
+  constexpr size_t kHead = 1 + 8;  // kind, now_ms
   switch (op.kind) {
-    case OpKind::kAdjust:
-      wire::PutString(out, op.sku);
-      wire::PutI64(out, op.delta);
-      wire::PutString(out, op.op_id);
-      break;
-    case OpKind::kReserve:
-      wire::PutString(out, op.reservation_id);
-      wire::PutI64(out, op.ttl_ms);
-      wire::PutString(out, op.user_id);
-      wire::PutU32(out, static_cast<uint32_t>(op.items.size()));
+    case OpKind::kAdjust: {
+      const size_t n = kHead + StringBytes(op.sku) + 8 + StringBytes(op.op_id);
+      char* p = wire::Extend(out, n);
+      p = wire::StoreU8(p, static_cast<uint8_t>(op.kind));
+      p = wire::StoreI64(p, now_ms);
+      p = wire::StoreString(p, op.sku);
+      p = wire::StoreI64(p, op.delta);
+      wire::StoreString(p, op.op_id);
+      return;
+    }
+    case OpKind::kReserve: {
+      size_t n = kHead + StringBytes(op.reservation_id) + 8 + StringBytes(op.user_id) + 4;
+      for (const Item& item : op.items) n += StringBytes(item.sku) + 8;
+      char* p = wire::Extend(out, n);
+      p = wire::StoreU8(p, static_cast<uint8_t>(op.kind));
+      p = wire::StoreI64(p, now_ms);
+      p = wire::StoreString(p, op.reservation_id);
+      p = wire::StoreI64(p, op.ttl_ms);
+      p = wire::StoreString(p, op.user_id);
+      p = wire::StoreU32(p, static_cast<uint32_t>(op.items.size()));
       for (const Item& item : op.items) {
-        wire::PutString(out, item.sku);
-        wire::PutI64(out, item.qty);
+        p = wire::StoreString(p, item.sku);
+        p = wire::StoreI64(p, item.qty);
       }
-      break;
+      return;
+    }
     case OpKind::kConfirm:
-    case OpKind::kCancel:
-      wire::PutString(out, op.reservation_id);
-      break;
+    case OpKind::kCancel: {
+      char* p = wire::Extend(out, kHead + StringBytes(op.reservation_id));
+      p = wire::StoreU8(p, static_cast<uint8_t>(op.kind));
+      p = wire::StoreI64(p, now_ms);
+      wire::StoreString(p, op.reservation_id);
+      return;
+    }
     case OpKind::kGetSku:
-    case OpKind::kGetReservation:
-      break;
+    case OpKind::kGetReservation: {
+      char* p = wire::Extend(out, kHead);
+      p = wire::StoreU8(p, static_cast<uint8_t>(op.kind));
+      wire::StoreI64(p, now_ms);
+      return;
+    }
   }
 }
 

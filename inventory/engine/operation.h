@@ -70,6 +70,11 @@ enum class Outcome : uint8_t {
   kOverloaded,            // 429 resource_exhausted (the writer's queue is full: back off)
 };
 
+// The operation did what it asked (its HTTP status is 2xx).
+inline bool IsSuccess(Outcome outcome) {
+  return outcome == Outcome::kOk || outcome == Outcome::kCreated || outcome == Outcome::kReplayed;
+}
+
 struct SkuView {
   std::string sku;
   int64_t available = 0;
@@ -84,6 +89,14 @@ struct ReservationView {
   int64_t expires_at_ms = 0;
   Items items;
   std::string user_id;
+};
+
+// How much of an OpResult Engine::Apply fills when the operation succeeds (kOk, kCreated,
+// kReplayed). A failure is always filled completely (its error body needs the SKU or reservation).
+enum class ResultDetail : uint8_t {
+  kFull,         // the SKU or reservation view too (REST bodies, gRPC messages)
+  kOutcomeOnly,  // kind, outcome and mutated only: for callers that report failures only (no
+                 // per-op copies of ids and SKU names)
 };
 
 struct OpResult {

@@ -29,6 +29,36 @@ inline void PutString(std::string* out, std::string_view s) {
   out->append(s.data(), s.size());
 }
 
+// Record encoding with one size check per record instead of one per field (the writer encodes every
+// journalled operation and, in snapshots, every reservation): Extend() grows `out` by the record's
+// exact size, then the Store* calls fill it with constant-size copies and return the next position.
+inline char* Extend(std::string* out, size_t n) {
+  const size_t old = out->size();
+  out->resize(old + n);
+  return out->data() + old;
+}
+inline char* StoreU8(char* p, uint8_t v) {
+  *p = static_cast<char>(v);
+  return p + 1;
+}
+inline char* StoreU32(char* p, uint32_t v) {
+  std::memcpy(p, &v, sizeof(v));
+  return p + sizeof(v);
+}
+inline char* StoreU64(char* p, uint64_t v) {
+  std::memcpy(p, &v, sizeof(v));
+  return p + sizeof(v);
+}
+inline char* StoreI64(char* p, int64_t v) { return StoreU64(p, static_cast<uint64_t>(v)); }
+// Same layout as PutString.
+inline constexpr size_t StringBytes(std::string_view s) { return sizeof(uint16_t) + s.size(); }
+inline char* StoreString(char* p, std::string_view s) {
+  const uint16_t n = static_cast<uint16_t>(s.size());
+  std::memcpy(p, &n, sizeof(n));
+  std::memcpy(p + sizeof(n), s.data(), s.size());
+  return p + sizeof(n) + s.size();
+}
+
 class WireReader {
  public:
   explicit WireReader(std::string_view in) : in_(in) {}

@@ -38,10 +38,7 @@ void ToProto(const ReservationView& r, bool replayed, pb::Reservation* out) {
   out->set_replayed(replayed);
 }
 
-bool IsSuccess(const OpResult& r) {
-  return r.outcome == Outcome::kOk || r.outcome == Outcome::kCreated ||
-         r.outcome == Outcome::kReplayed;
-}
+bool IsSuccess(const OpResult& r) { return IsSuccess(r.outcome); }
 
 void ToProtoError(const OpResult& r, pb::Error* e) {
   // Reuse the REST rendering's code and message so both protocols agree word for word.
@@ -128,7 +125,12 @@ class GrpcSubmission final : public Submission {
         FinishWithError(ctx_, reactor_, results[0]);
         return;
       }
-      for (const OpResult& r : results) ToProto(r, response_->add_results());
+      response_->mutable_results()->Reserve(static_cast<int>(results.size()));
+      for (size_t j = 0; j < results.size(); ++j) {
+        pb::Result* out = response_->add_results();
+        ToProto(results[j], out);
+        if (result_mode == ResultMode::kFailures) out->set_index(failed_index[j]);
+      }
       reactor_->Finish(grpc::Status::OK);
     } else {
       const OpResult& r = results[0];
@@ -245,11 +247,33 @@ class GrpcService final : public pb::Inventory::CallbackService {
       return reactor;
     }
     auto s = std::make_unique<GrpcSubmission<pb::BatchResponse>>(ctx, reactor, resp);
+    switch (req->results()) {
+      case pb::BATCH_RESULTS_ALL:
+        s->result_mode = ResultMode::kAll;
+        break;
+      case pb::BATCH_RESULTS_FAILURES:
+        s->result_mode = ResultMode::kFailures;
+        break;
+      default:
+        FinishInvalid(
+            ctx, reactor,
+            FieldError{"results", "expected BATCH_RESULTS_ALL or BATCH_RESULTS_FAILURES"});
+        return reactor;
+    }
+    s->ops.reserve(static_cast<size_t>(req->ops_size()));
     for (int i = 0; i < req->ops_size(); ++i) {
       Operation& op = s->ops.emplace_back();
       if (auto e = FromProto(req->ops(i), &op)) {
         e->field = fmt::format("ops[{}].{}", i, e->field);
         FinishInvalid(ctx, reactor, *e);
+        return reactor;
+      }
+      if (s->result_mode == ResultMode::kFailures &&
+          (op.kind == OpKind::kGetSku || op.kind == OpKind::kGetReservation)) {
+        FinishInvalid(ctx, reactor,
+                      FieldError{fmt::format("ops[{}].op", i),
+                                 fmt::format("{} returns its result only with BATCH_RESULTS_ALL",
+                                             OpKindName(op.kind))});
         return reactor;
       }
     }

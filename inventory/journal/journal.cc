@@ -350,27 +350,70 @@ absl::Status Journal::Sync() {
   return absl::OkStatus();
 }
 
+PendingSnapshot::~PendingSnapshot() {
+  if (committed_) return;
+  if (file_) file_->Close().IgnoreError();
+  env_->Remove(path_).IgnoreError();
+}
+
+absl::Status PendingSnapshot::Append(std::string_view state_bytes) {
+  if (!file_) return absl::FailedPreconditionError("snapshot: file already closed");
+  RETURN_IF_ERROR(file_->Append(state_bytes));
+  crc32c_ = crc32c::Extend(crc32c_, state_bytes.data(), state_bytes.size());
+  length_ += state_bytes.size();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PendingSnapshot>> Journal::StartSnapshot() {
+  const uint64_t n = snapshots_started_.fetch_add(1, std::memory_order_relaxed);
+  std::string path = Path(fmt::format("{}pending-{}.tmp", kSnapshotPrefix, n));
+  ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(path));
+  auto snapshot =
+      std::unique_ptr<PendingSnapshot>(new PendingSnapshot(env_, std::move(path), std::move(file)));
+  // Room for the header, which needs the length, checksum and seq known only at commit.
+  const SnapshotHeader zeros{};
+  RETURN_IF_ERROR(snapshot->file_->Append(
+      std::string_view(reinterpret_cast<const char*>(&zeros), sizeof(zeros))));
+  return snapshot;
+}
+
 absl::Status Journal::WriteSnapshot(std::string_view state, uint64_t seq) {
   if (!failure_.ok()) return failure_;
   if (seq != last_seq_) {
     return absl::FailedPreconditionError(
         fmt::format("snapshot at {} but the journal is at {}", seq, last_seq_));
   }
+  ASSIGN_OR_RETURN(auto snapshot, StartSnapshot());
+  RETURN_IF_ERROR(snapshot->Append(state));
+  return CommitSnapshot(std::move(snapshot), seq);
+}
+
+absl::Status Journal::CommitSnapshot(std::unique_ptr<PendingSnapshot> snapshot, uint64_t seq) {
+  if (!failure_.ok()) return failure_;
+  if (seq != last_seq_) {
+    return absl::FailedPreconditionError(
+        fmt::format("snapshot at {} but the journal is at {}", seq, last_seq_));
+  }
+  if (!snapshot->file_) return absl::FailedPreconditionError("snapshot: file already closed");
   SnapshotHeader h{};
   h.magic = kSnapshotMagic;
   h.seq = seq;
-  h.length = state.size();
-  h.crc32c = crc32c::Value(state);
+  h.length = snapshot->length_;
+  h.crc32c = snapshot->crc32c_;
   h.header_crc32c = SnapshotHeaderCrc(h);
-  const std::string tmp = Path(SnapshotName(seq) + ".tmp");
+  // The state first, then the header over the room left for it; only a complete, durable file
+  // gets the snapshot name (a crash before leaves a .tmp file, removed by recovery).
+  RETURN_IF_ERROR(snapshot->file_->Sync());
+  RETURN_IF_ERROR(snapshot->file_->Close());
+  snapshot->file_.reset();
   {
-    ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(tmp));
-    RETURN_IF_ERROR(file->Append(std::string_view(reinterpret_cast<const char*>(&h), sizeof(h))));
-    RETURN_IF_ERROR(file->Append(state));
-    RETURN_IF_ERROR(file->Sync());
-    RETURN_IF_ERROR(file->Close());
+    ASSIGN_OR_RETURN(auto head, env_->OpenForWriteAt(snapshot->path_, 0));
+    RETURN_IF_ERROR(head->Append(std::string_view(reinterpret_cast<const char*>(&h), sizeof(h))));
+    RETURN_IF_ERROR(head->Sync());
+    RETURN_IF_ERROR(head->Close());
   }
-  RETURN_IF_ERROR(env_->Rename(tmp, Path(SnapshotName(seq))));
+  RETURN_IF_ERROR(env_->Rename(snapshot->path_, Path(SnapshotName(seq))));
+  snapshot->committed_ = true;
   RETURN_IF_ERROR(env_->SyncDir(options_.dir));
   // Every segment before the active one holds only records up to `seq`: drop them. The active one
   // keeps its records before the snapshot (recovery skips them), so snapshots cost no new segment.

@@ -5,6 +5,7 @@
 //   journal-<first seq, 20 digits>.log   segments; records with consecutive sequence numbers
 //   segment-spare.tmp                    the next segment being preallocated (removed on recovery)
 //   snapshot-<seq, 20 digits>.snap       the complete state after record <seq>
+//   snapshot-pending-<n>.tmp             a snapshot being written (removed on recovery)
 //   LOCK                                 held (flock) by the process that owns the directory
 //
 // Record layout: RecordHeader (16 bytes, little-endian) then `length` payload bytes. The CRC-32C
@@ -33,7 +34,8 @@
 // gap) is corruption the journal cannot explain by a crash (a segment is synced complete before its
 // successor exists): Open fails with DataLoss rather than guess.
 //
-// Thread safety: after Open, one thread at a time (the writer's sync thread) calls the methods.
+// Thread safety: after Open, one thread at a time (the writer's sync thread) calls the methods,
+// except StartSnapshot (any thread).
 // The journal owns one helper thread that preallocates the spare segment (when
 // JournalOptions::prepare_in_background); it touches only segment-spare.tmp.
 // A failed Append or Sync poisons the journal: every later call returns the same error, because
@@ -102,6 +104,34 @@ struct RecoveryStats {
   uint64_t zero_tail_bytes = 0;  // preallocated, unused remainder of the last segment (clean end)
 };
 
+// A snapshot being written in pieces (Journal::StartSnapshot), so that the thread owning the state
+// can stream it to its file without holding a copy of the whole state in memory (at millions of
+// reservations a one-string snapshot cost hundreds of MiB, faulted in anew for every snapshot).
+// Committed by Journal::CommitSnapshot; destroyed uncommitted, it closes and removes its file.
+// Thread safety: one thread at a time; it may be handed to another thread between calls.
+class PendingSnapshot {
+ public:
+  ~PendingSnapshot();
+  PendingSnapshot(const PendingSnapshot&) = delete;
+  PendingSnapshot& operator=(const PendingSnapshot&) = delete;
+
+  // Appends the next bytes of the state (written to the OS, not yet durable).
+  absl::Status Append(std::string_view state_bytes);
+  uint64_t bytes() const { return length_; }
+
+ private:
+  friend class Journal;
+  PendingSnapshot(Env* env, std::string path, std::unique_ptr<WritableFile> file)
+      : env_(env), path_(std::move(path)), file_(std::move(file)) {}
+
+  Env* env_;
+  std::string path_;
+  std::unique_ptr<WritableFile> file_;  // positioned after the header's room
+  uint64_t length_ = 0;
+  uint32_t crc32c_ = 0;
+  bool committed_ = false;
+};
+
 class Journal {
  public:
   using SnapshotFn = std::function<absl::Status(std::string_view state, uint64_t seq)>;
@@ -125,6 +155,12 @@ class Journal {
   // segments and snapshots it makes redundant (every segment before the active one; recovery skips
   // the active segment's records up to the snapshot). Bounded restart time depends on calling this.
   absl::Status WriteSnapshot(std::string_view state, uint64_t seq);
+  // WriteSnapshot in two steps. StartSnapshot creates the file (with room for its header); it may
+  // be called from any thread, concurrently with the other methods (it touches only the new file).
+  // CommitSnapshot completes it as the state after record `seq` (== last_seq(), and synced):
+  // header, fdatasync, rename into place, then removes what it makes redundant, like WriteSnapshot.
+  absl::StatusOr<std::unique_ptr<PendingSnapshot>> StartSnapshot();
+  absl::Status CommitSnapshot(std::unique_ptr<PendingSnapshot> snapshot, uint64_t seq);
 
   uint64_t last_seq() const { return last_seq_; }
   uint64_t bytes_since_snapshot() const { return bytes_since_snapshot_; }
@@ -167,6 +203,7 @@ class Journal {
   std::atomic<bool> prep_cancel_{false};
   absl::Status prep_status_;
 
+  std::atomic<uint64_t> snapshots_started_{0};  // names pending snapshot files
   uint64_t last_seq_ = 0;
   uint64_t bytes_since_snapshot_ = 0;
   std::string scratch_;

@@ -413,6 +413,62 @@ TEST(JournalTest, CorruptSnapshotIsDataLoss) {
   EXPECT_EQ(j.status().code(), absl::StatusCode::kDataLoss);
 }
 
+std::vector<std::string> TmpFiles(FaultEnv* env) {
+  std::vector<std::string> tmp;
+  auto names = env->ListDir(kDir);
+  EXPECT_TRUE(names.ok());
+  for (const auto& n : *names) {
+    if (n.ends_with(".tmp") && n != "segment-spare.tmp") tmp.push_back(n);
+  }
+  return tmp;
+}
+
+TEST(JournalTest, SnapshotStreamedInPiecesWhileRecordsAreAppended) {
+  FaultEnv env;
+  Recovered rec;
+  {
+    auto j = OpenJournal(&env, &rec);
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE((*j)->Append("r1").ok());
+    ASSERT_TRUE((*j)->Sync().ok());
+    // Started and filled from another thread while the journal's thread goes on appending.
+    std::unique_ptr<PendingSnapshot> pending;
+    std::thread streamer([&] {
+      auto p = (*j)->StartSnapshot();
+      ASSERT_TRUE(p.ok()) << p.status();
+      for (const char* piece : {"STATE", "@", "1"}) ASSERT_TRUE((*p)->Append(piece).ok());
+      pending = std::move(*p);
+    });
+    streamer.join();
+    ASSERT_TRUE(pending);
+    EXPECT_EQ(pending->bytes(), 7u);
+    EXPECT_EQ(TmpFiles(&env).size(), 1u);
+    // Committed only at the record it follows.
+    EXPECT_EQ((*j)->CommitSnapshot(std::move(pending), 2).code(),
+              absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(TmpFiles(&env).empty());  // the refused snapshot's file is gone
+    auto again = (*j)->StartSnapshot();
+    ASSERT_TRUE(again.ok());
+    ASSERT_TRUE((*again)->Append("STATE@1").ok());
+    ASSERT_TRUE((*j)->CommitSnapshot(std::move(*again), 1).ok());
+    ASSERT_TRUE((*j)->Append("r2").ok());
+    ASSERT_TRUE((*j)->Sync().ok());
+  }
+  // What a process killed while streaming a snapshot leaves behind: removed by recovery.
+  {
+    auto f = env.NewWritableFile(std::string(kDir) + "/snapshot-pending-0.tmp");
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Append(std::string(32, '\0') + "STATE@2, half").ok());
+  }
+  EXPECT_EQ(TmpFiles(&env).size(), 1u);
+  auto j = OpenJournal(&env, &rec);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ(rec.snapshot, "STATE@1");
+  EXPECT_EQ(rec.snapshot_seq, 1u);
+  EXPECT_EQ(rec.records, (std::vector<std::string>{"r2"}));
+  EXPECT_TRUE(TmpFiles(&env).empty());
+}
+
 TEST(JournalTest, SyncFailurePoisons) {
   FaultEnv env;
   Recovered rec;

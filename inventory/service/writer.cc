@@ -32,7 +32,7 @@ absl::Status ApplyJournalPayload(std::string_view payload, Engine* engine) {
       return absl::DataLossError(
           fmt::format("journal: invalid operation ({}: {})", e->field, e->message));
     }
-    engine->Apply(op, now_ms, &result);
+    engine->Apply(op, now_ms, &result, ResultDetail::kOutcomeOnly);
   }
   return absl::OkStatus();
 }
@@ -107,11 +107,19 @@ size_t Writer::queue_depth() const {
 
 void Writer::FailAll(std::vector<std::unique_ptr<Submission>>* subs, Outcome outcome) {
   for (auto& s : *subs) {
+    // Every op failed, in both result modes (and nothing of it may look applied).
+    s->results.clear();
     s->results.resize(s->ops.size());
+    s->failed_index.clear();
+    s->outcomes.clear();
     for (size_t i = 0; i < s->ops.size(); ++i) {
       s->results[i].kind = s->ops[i].kind;
       s->results[i].outcome = outcome;
       s->results[i].mutated = false;
+      if (s->result_mode == ResultMode::kFailures) {
+        s->failed_index.push_back(static_cast<uint32_t>(i));
+      }
+      s->CountOutcome(s->ops[i].kind, outcome);
     }
   }
   CompleteAll(subs);
@@ -122,7 +130,11 @@ void Writer::CompleteAll(std::vector<std::unique_ptr<Submission>>* subs) {
   for (auto& s : *subs) {
     if (metrics_) {
       const double seconds = static_cast<double>(now_ns - s->start_ns) / 1e9;
-      for (const OpResult& r : s->results) metrics_->ObserveOperation(r.kind, r.outcome, seconds);
+      for (const OutcomeRun& run : s->outcomes) {
+        for (uint32_t i = 0; i < run.count; ++i) {
+          metrics_->ObserveOperation(run.kind, run.outcome, seconds);
+        }
+      }
     }
     s->Complete();
   }
@@ -189,36 +201,99 @@ void Writer::WriterLoop() {
   // Final round: a snapshot so the next start replays nothing.
   if (options_.snapshot_on_stop && !failed_.load() && bytes_since_snapshot_ > 0) {
     Round round;
-    round.snapshot.emplace();
-    engine_->Serialize(&*round.snapshot);
-    HandOff(std::move(round));
+    round.snapshot = StartSnapshot();
+    if (round.snapshot) HandOff(std::move(round));
   }
   std::lock_guard<std::mutex> lock(inbox_mu_);
   writer_done_ = true;
   inbox_cv_.notify_one();
 }
 
+std::string Writer::TakePayloadBuffer() {
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  if (spare_payloads_.empty()) return std::string();
+  std::string buffer = std::move(spare_payloads_.back());
+  spare_payloads_.pop_back();
+  return buffer;
+}
+
+void Writer::RecyclePayloadBuffer(std::string buffer) {
+  if (buffer.capacity() > kSparePayloadBytesMax) return;
+  buffer.clear();
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  if (spare_payloads_.size() < kSparePayloadsMax) spare_payloads_.push_back(std::move(buffer));
+}
+
 void Writer::ApplyRound(std::vector<std::unique_ptr<Submission>>* taken) {
   Round round;
+  round.payload = TakePayloadBuffer();
   const int64_t now_ms = engine_->now_ms();  // AdvanceTime ran: the clamped, journalled time
   for (auto& s : *taken) {
-    s->results.resize(s->ops.size());
-    for (size_t i = 0; i < s->ops.size(); ++i) {
-      OpResult& r = s->results[i];
-      engine_->Apply(s->ops[i], now_ms, &r);
-      if (r.mutated) EncodeOperation(s->ops[i], now_ms, &round.payload);
+    const size_t n = s->ops.size();
+    auto prefetch_ahead = [&](size_t i) {
+      if (i + kApplyPrefetchOps < n) engine_->Prefetch(s->ops[i + kApplyPrefetchOps]);
+    };
+    for (size_t i = 0; i < std::min(n, kApplyPrefetchOps); ++i) engine_->Prefetch(s->ops[i]);
+    if (s->result_mode == ResultMode::kAll) {
+      s->results.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        prefetch_ahead(i);
+        OpResult& r = s->results[i];
+        engine_->Apply(s->ops[i], now_ms, &r);
+        if (r.mutated) EncodeOperation(s->ops[i], now_ms, &round.payload);
+        s->CountOutcome(r.kind, r.outcome);
+      }
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        prefetch_ahead(i);
+        engine_->Apply(s->ops[i], now_ms, &scratch_result_, ResultDetail::kOutcomeOnly);
+        if (scratch_result_.mutated) EncodeOperation(s->ops[i], now_ms, &round.payload);
+        s->CountOutcome(scratch_result_.kind, scratch_result_.outcome);
+        if (!IsSuccess(scratch_result_.outcome)) {
+          s->results.push_back(std::move(scratch_result_));
+          s->failed_index.push_back(static_cast<uint32_t>(i));
+          // A failure fills only the fields its error body needs: start the next from defaults.
+          scratch_result_ = OpResult();
+        }
+      }
     }
-    round.ops += s->ops.size();
+    round.ops += n;
     round.submissions.push_back(std::move(s));
   }
   taken->clear();
   bytes_since_snapshot_ += round.payload.size();
-  if (bytes_since_snapshot_ >= options_.snapshot_interval_bytes) {
-    round.snapshot.emplace();
-    engine_->Serialize(&*round.snapshot);
+  if (bytes_since_snapshot_ >= std::max(options_.snapshot_interval_bytes, last_snapshot_bytes_)) {
+    round.snapshot = StartSnapshot();
+    // After a failure too: retry after another interval, not on every round.
     bytes_since_snapshot_ = 0;
   }
   HandOff(std::move(round));
+}
+
+std::unique_ptr<PendingSnapshot> Writer::StartSnapshot() {
+  const int64_t t0 = clock_->NowNs();
+  auto snapshot = journal_->StartSnapshot();
+  absl::Status status = snapshot.status();
+  if (status.ok()) {
+    PendingSnapshot* file = snapshot->get();
+    auto flush = [file](std::string* chunk) {
+      absl::Status s = file->Append(*chunk);
+      chunk->clear();
+      return s;
+    };
+    snapshot_chunk_.clear();
+    status = engine_->Serialize(&snapshot_chunk_, kSnapshotChunkBytes, flush);
+    if (status.ok()) status = flush(&snapshot_chunk_);
+  }
+  if (!status.ok()) {
+    // The journal is intact; only restart time suffers.
+    spdlog::error("snapshot failed: {}", status.ToString());
+    return nullptr;
+  }
+  last_snapshot_bytes_ = (*snapshot)->bytes();
+  spdlog::debug("snapshot of {} bytes streamed in {:.3f} s", last_snapshot_bytes_,
+                (clock_->NowNs() - t0) / 1e9);
+  return std::move(*snapshot);
 }
 
 void Writer::HandOff(Round round) {
@@ -230,6 +305,7 @@ void Writer::HandOff(Round round) {
   if (!inbox_.empty() && !inbox_.back().snapshot) {
     Round& open = inbox_.back();
     open.payload.append(round.payload);
+    RecyclePayloadBuffer(std::move(round.payload));
     for (auto& s : round.submissions) open.submissions.push_back(std::move(s));
     open.ops += round.ops;
     open.snapshot = std::move(round.snapshot);
@@ -272,10 +348,12 @@ void Writer::SyncLoop() {
         if (status.ok()) {
           unsynced_ = false;
           const int64_t t0 = clock_->NowNs();
-          absl::Status s = journal_->WriteSnapshot(*round.snapshot, journal_->last_seq());
+          const uint64_t bytes = round.snapshot->bytes();
+          absl::Status s =
+              journal_->CommitSnapshot(std::move(round.snapshot), journal_->last_seq());
           if (s.ok()) {
-            spdlog::info("snapshot at record {} ({} bytes) in {:.3f} s", journal_->last_seq(),
-                         round.snapshot->size(), (clock_->NowNs() - t0) / 1e9);
+            spdlog::info("snapshot at record {} ({} bytes) committed in {:.3f} s",
+                         journal_->last_seq(), bytes, (clock_->NowNs() - t0) / 1e9);
           } else {
             // The journal is intact; only restart time suffers. Poisoned segments show in status.
             spdlog::error("snapshot failed: {}", s.ToString());
@@ -285,6 +363,7 @@ void Writer::SyncLoop() {
       }
       ops += round.ops;
       for (auto& s : round.submissions) done.push_back(std::move(s));
+      RecyclePayloadBuffer(std::move(round.payload));
     }
     rounds.clear();
     const int64_t now_ns = clock_->NowNs();

@@ -20,6 +20,22 @@ class TestSubmission final : public Submission {
   std::promise<OpResult> done;
 };
 
+// What a batch submission held when it completed (the writer destroys it right after).
+struct BatchReply {
+  std::vector<OpResult> results;
+  std::vector<uint32_t> failed_index;
+  std::vector<OutcomeRun> outcomes;
+};
+
+class BatchSubmission final : public Submission {
+ public:
+  void Complete() override {
+    done.set_value(BatchReply{
+        {results.begin(), results.end()}, failed_index, {outcomes.begin(), outcomes.end()}});
+  }
+  std::promise<BatchReply> done;
+};
+
 class WriterTest : public ::testing::Test {
  protected:
   std::unique_ptr<Writer> Open(WriterOptions options = {}) {
@@ -36,6 +52,32 @@ class WriterTest : public ::testing::Test {
     auto f = s->done.get_future();
     w->Submit(std::move(s));
     return f.get();
+  }
+  BatchReply RunBatch(Writer* w, std::vector<Operation> ops, ResultMode mode) {
+    auto s = std::make_unique<BatchSubmission>();
+    s->result_mode = mode;
+    for (Operation& op : ops) s->ops.push_back(std::move(op));
+    auto f = s->done.get_future();
+    w->Submit(std::move(s));
+    return f.get();
+  }
+  // Seqs of the snapshot files in the journal directory.
+  std::vector<uint64_t> SnapshotSeqs() {
+    std::vector<uint64_t> seqs;
+    auto names = env_.ListDir(kDir);
+    EXPECT_TRUE(names.ok());
+    for (const std::string& name : *names) {
+      if (name.starts_with("snapshot-") && name.ends_with(".snap")) {
+        seqs.push_back(std::stoull(name.substr(9, 20)));
+      }
+    }
+    return seqs;
+  }
+  static Operation Cancel(std::string id) {
+    Operation op;
+    op.kind = OpKind::kCancel;
+    op.reservation_id = std::move(id);
+    return op;
   }
   static Operation Adjust(std::string sku, int64_t delta, std::string op_id) {
     Operation op;
@@ -165,6 +207,104 @@ TEST_F(WriterTest, QueueFullIsOverloaded) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok + overloaded, 2000);
+}
+
+TEST_F(WriterTest, FailuresModeReportsOnlyFailuresAndAppliesEverything) {
+  auto w = Open(WriterOptions{.snapshot_on_stop = false});
+  ASSERT_EQ(Run(w.get(), Adjust("a", 3, "seed-a")).outcome, Outcome::kOk);
+  ASSERT_EQ(Run(w.get(), Adjust("b", 3, "seed-b")).outcome, Outcome::kOk);
+  // The same ops on SKU "a" with every result and on SKU "b" with failures only.
+  auto batch = [](const std::string& sku) {
+    return std::vector<Operation>{
+        Reserve(sku + "-r1", sku, 2, 60'000),  // created
+        Reserve(sku + "-r2", sku, 1, 60'000),  // created
+        Reserve(sku + "-r3", sku, 1, 60'000),  // insufficient_stock (0 left)
+        Cancel(sku + "-r2"),                   // ok: 1 back
+        Reserve(sku + "-r1", sku, 2, 60'000),  // replayed: a success
+        Reserve(sku + "-r1", sku, 1, 60'000),  // reservation_conflict
+        Cancel(sku + "-never"),                // ok: tombstone
+    };
+  };
+  BatchReply all = RunBatch(w.get(), batch("a"), ResultMode::kAll);
+  BatchReply failures = RunBatch(w.get(), batch("b"), ResultMode::kFailures);
+  ASSERT_EQ(all.results.size(), 7u);
+  EXPECT_TRUE(all.failed_index.empty());
+  ASSERT_EQ(failures.results.size(), 2u);
+  EXPECT_EQ(failures.failed_index, (std::vector<uint32_t>{2, 5}));
+  EXPECT_EQ(failures.results[0].outcome, Outcome::kInsufficientStock);
+  EXPECT_EQ(failures.results[0].sku.sku, "b");
+  EXPECT_EQ(failures.results[0].sku.available, 0);
+  EXPECT_EQ(failures.results[1].outcome, Outcome::kReservationConflict);
+  for (size_t j = 0; j < 2; ++j) {
+    const OpResult& full = all.results[failures.failed_index[j]];
+    EXPECT_EQ(full.outcome, failures.results[j].outcome);
+    EXPECT_EQ(full.message, failures.results[j].message);
+  }
+  for (size_t i : {0, 1, 3, 4, 6}) EXPECT_TRUE(IsSuccess(all.results[i].outcome)) << i;
+  // Same outcomes for the metrics in both modes, run-length encoded.
+  ASSERT_EQ(all.outcomes.size(), failures.outcomes.size());
+  for (size_t i = 0; i < all.outcomes.size(); ++i) {
+    EXPECT_EQ(all.outcomes[i].kind, failures.outcomes[i].kind);
+    EXPECT_EQ(all.outcomes[i].outcome, failures.outcomes[i].outcome);
+    EXPECT_EQ(all.outcomes[i].count, failures.outcomes[i].count);
+  }
+  ASSERT_EQ(all.outcomes.size(), 6u);
+  EXPECT_EQ(all.outcomes[0].count, 2u);  // two reserves created
+  // Successes are journalled exactly as in the default mode: same state, also after a crash.
+  w->Stop();
+  std::mt19937_64 rng(3);
+  env_.Crash(&rng, true);
+  w = Open();
+  const OpResult a = Run(w.get(), GetSku("a"));
+  const OpResult b = Run(w.get(), GetSku("b"));
+  EXPECT_EQ(b.sku.available, a.sku.available);
+  EXPECT_EQ(b.sku.reserved, a.sku.reserved);
+  EXPECT_EQ(b.sku.version, a.sku.version);
+  EXPECT_EQ(b.sku.available, 1);
+  EXPECT_EQ(b.sku.reserved, 2);
+  EXPECT_EQ(Run(w.get(), Reserve("b-never", "b", 1, 60'000)).outcome,
+            Outcome::kReservationCancelled);
+}
+
+TEST_F(WriterTest, FailuresModeWholeBatchFailureReportsEveryOp) {
+  auto w = Open();
+  ASSERT_EQ(Run(w.get(), Adjust("a", 10, "seed")).outcome, Outcome::kOk);
+  env_.FailNextSyncs(1);
+  BatchReply r = RunBatch(w.get(), {Reserve("r1", "a", 1, 60'000), Reserve("r2", "a", 1, 60'000)},
+                          ResultMode::kFailures);
+  ASSERT_EQ(r.results.size(), 2u);
+  EXPECT_EQ(r.failed_index, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(r.results[0].outcome, Outcome::kUnavailable);
+  EXPECT_EQ(r.results[1].outcome, Outcome::kUnavailable);
+  ASSERT_EQ(r.outcomes.size(), 1u);
+  EXPECT_EQ(r.outcomes[0].outcome, Outcome::kUnavailable);
+  EXPECT_EQ(r.outcomes[0].count, 2u);
+}
+
+TEST_F(WriterTest, SnapshotIntervalGrowsWithTheState) {
+  // An interval of 1 byte: under a fixed interval every round would write a snapshot.
+  auto w = Open(WriterOptions{.snapshot_interval_bytes = 1, .snapshot_on_stop = false});
+  ASSERT_EQ(Run(w.get(), Adjust("a", 1'000'000, "seed")).outcome, Outcome::kOk);  // record 1
+  std::vector<Operation> big;
+  for (int i = 0; i < 2000; ++i) big.push_back(Reserve(fmt::format("big-{}", i), "a", 1, 60'000));
+  ASSERT_TRUE(RunBatch(w.get(), big, ResultMode::kFailures).results.empty());  // record 2
+  EXPECT_EQ(SnapshotSeqs(), (std::vector<uint64_t>{2}));
+  // Far fewer journal bytes than the 2000-reservation snapshot: no new snapshot.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Run(w.get(), Reserve(fmt::format("small-{}", i), "a", 1, 60'000)).outcome,
+              Outcome::kCreated);
+  }
+  EXPECT_EQ(SnapshotSeqs(), (std::vector<uint64_t>{2}));
+  // Once the journal has grown by the snapshot's size, the next one is written (record 23).
+  std::vector<Operation> more;
+  for (int i = 0; i < 4000; ++i) {
+    more.push_back(Reserve(fmt::format("more-{}", i), "a", 1, 60'000));
+  }
+  ASSERT_TRUE(RunBatch(w.get(), more, ResultMode::kFailures).results.empty());
+  EXPECT_EQ(SnapshotSeqs(), (std::vector<uint64_t>{23}));
+  w->Stop();
+  w = Open();
+  EXPECT_EQ(Run(w.get(), GetSku("a")).sku.reserved, 6020);
 }
 
 }  // namespace

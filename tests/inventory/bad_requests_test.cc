@@ -122,6 +122,12 @@ TEST(StockdBadRequestsTest, CatalogueOfBadRequests) {
       {"POST", "/v1/batch",
        R"({"ops":[{"op":"reserve","reservation_id":"b","items":[{"sku":"a","qty":1}]}]})", 400,
        "invalid_argument", "ops[0].ttl_ms"},
+      {"POST", "/v1/batch", R"({"ops":[{"op":"cancel","reservation_id":"c"}],"results":"some"})",
+       400, "invalid_argument", "results"},
+      {"POST", "/v1/batch",
+       R"({"results":"failures","ops":[{"op":"cancel","reservation_id":"c"},)"
+       R"({"op":"get_sku","sku":"a"}]})",
+       400, "invalid_argument", "ops[1].op"},
       // State-dependent refusals.
       {"GET", "/v1/skus/nope", "", 404, "sku_not_found", ""},
       {"GET", "/v1/reservations/nope", "", 404, "reservation_not_found", ""},
