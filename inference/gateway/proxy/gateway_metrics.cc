@@ -46,6 +46,11 @@ GatewayMetrics::GatewayMetrics()
           "SSE streams ended with an error after fallback_max_ms without a token.")),
       stream_upstream_failures_(
           registry_.AddCounter("gateway_stream_upstream_failures_total",
-                               "Streams ended because their worker failed or went away.")) {}
+                               "Streams ended because their worker failed or went away.")),
+      streams_by_protocol_{&streams_.WithLabels({"grpc"}), &streams_.WithLabels({"sse"})},
+      stream_responses_by_protocol_{&stream_responses_.WithLabels({"grpc"}),
+                                    &stream_responses_.WithLabels({"sse"})},
+      stream_first_token_by_protocol_{&stream_first_token_.WithLabels({"grpc"}),
+                                      &stream_first_token_.WithLabels({"sse"})} {}
 
 }  // namespace inference::gateway

@@ -22,6 +22,7 @@
 //
 // Thread safety: as core::Registry (every method from any thread).
 
+#include <array>
 #include <string_view>
 
 #include "core/metrics/registry.h"
@@ -51,12 +52,15 @@ class GatewayMetrics {
   core::Gauge& workers_ready() { return workers_ready_; }
   core::Gauge& workers_total() { return workers_total_; }
   core::Counter& RoutingReload(bool ok) { return reloads_.WithLabels({ok ? "ok" : "refused"}); }
-  core::Gauge& Streams(std::string_view protocol) { return streams_.WithLabels({protocol}); }
-  core::Counter& StreamResponses(std::string_view protocol) {
-    return stream_responses_.WithLabels({protocol});
+  // The streaming families have two label values; their children are resolved once, so the
+  // per-response counters take no lookup (and no family lock) on the hot path.
+  enum class StreamProtocol { kGrpc = 0, kSse = 1 };
+  core::Gauge& Streams(StreamProtocol p) { return *streams_by_protocol_[Index(p)]; }
+  core::Counter& StreamResponses(StreamProtocol p) {
+    return *stream_responses_by_protocol_[Index(p)];
   }
-  core::Histogram& StreamFirstToken(std::string_view protocol) {
-    return stream_first_token_.WithLabels({protocol});
+  core::Histogram& StreamFirstToken(StreamProtocol p) {
+    return *stream_first_token_by_protocol_[Index(p)];
   }
   core::Counter& StreamFallbacks(std::string_view reason) {
     return stream_fallbacks_.WithLabels({reason});
@@ -85,6 +89,10 @@ class GatewayMetrics {
   core::Counter& stream_keepalives_;
   core::Counter& stream_fallback_timeouts_;
   core::Counter& stream_upstream_failures_;
+  static size_t Index(StreamProtocol p) { return static_cast<size_t>(p); }
+  std::array<core::Gauge*, 2> streams_by_protocol_;
+  std::array<core::Counter*, 2> stream_responses_by_protocol_;
+  std::array<core::Histogram*, 2> stream_first_token_by_protocol_;
 };
 
 }  // namespace inference::gateway

@@ -10,6 +10,7 @@
 #include "core/log/request_id.h"
 #include "fmt/format.h"
 #include "inference/gateway/proxy/infer_request_wire.h"
+#include "inference/gateway/proxy/proxy_util.h"
 #include "inference/gateway/proxy/trace_context.h"
 #include "inference/gateway/streaming/stream_proxy.h"
 #include "inference/gateway/upstream/grpc_upstream.h"
@@ -32,13 +33,6 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const grpc
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(status);
   return reactor;
-}
-
-std::string_view Metadata(const grpc::CallbackServerContext* ctx, std::string_view key) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find(grpc::string_ref(key.data(), key.size()));
-  if (it == md.end()) return {};
-  return {it->second.data(), it->second.size()};
 }
 
 bool Contains(const std::string& haystack, std::string_view needle) {
@@ -162,7 +156,7 @@ bool GrpcProxy::FailedBeforeModel(const grpc::Status& s) {
 }
 
 grpc::Status GrpcProxy::CheckAuth(grpc::CallbackServerContext* ctx, bool admin) {
-  AuthResult a = auth_->Authenticate(Metadata(ctx, "authorization"));
+  AuthResult a = auth_->Authenticate(ClientMetadata(ctx, "authorization"));
   // A known key without admin rights gets PERMISSION_DENIED on admin RPCs even when over its rate.
   if (admin && (a.status.ok() || a.key_name != nullptr)) {
     if (absl::Status s = auth_->RequireAdmin(a); !s.ok()) a.status = s;
@@ -234,7 +228,7 @@ grpc::ServerUnaryReactor* GrpcProxy::Forward(grpc::CallbackServerContext* ctx, c
   std::shared_ptr<grpc::ClientContext> client(
       grpc::ClientContext::FromCallbackServerContext(*ctx).release());
   client->set_deadline(DeadlineIn(RemainingNs(ctx, options_.request_timeout_ms_default)));
-  if (std::string_view t = Metadata(ctx, "traceparent"); IsValidTraceparent(t)) {
+  if (std::string_view t = ClientMetadata(ctx, "traceparent"); IsValidTraceparent(t)) {
     client->AddMetadata("traceparent", std::string(t));
   }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -369,7 +363,7 @@ grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* GrpcProxy:
         grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "ModelStreamInfer is not enabled"));
   }
   if (grpc::Status s = CheckAuth(ctx, false); !s.ok()) return new RefusedStream(s);
-  absl::StatusOr<QosLevel> qos = ParseQos(Metadata(ctx, "x-qos-level"));
+  absl::StatusOr<QosLevel> qos = ParseQos(ClientMetadata(ctx, "x-qos-level"));
   if (!qos.ok()) {
     return new RefusedStream(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
@@ -383,7 +377,7 @@ grpc::ServerUnaryReactor* GrpcProxy::ModelInfer(grpc::CallbackServerContext* ctx
                                                 grpc::ByteBuffer* resp) {
   auto call = std::make_shared<InferCall>();
   call->start_ns = clock_->NowNs();
-  call->trace = TraceContext::FromHeader(Metadata(ctx, "traceparent"));
+  call->trace = TraceContext::FromHeader(ClientMetadata(ctx, "traceparent"));
   core::log::RequestIdScope scope(call->trace.trace_id);
   absl::StatusOr<InferRequestHead> head = ScanInferRequest(*req);
   if (!head.ok()) {
@@ -395,7 +389,7 @@ grpc::ServerUnaryReactor* GrpcProxy::ModelInfer(grpc::CallbackServerContext* ctx
     metrics_->CountRequest(call->model, "", QosLevel::kSilver, "refused_auth");
     return FinishNow(ctx, s);
   }
-  absl::StatusOr<QosLevel> qos = ParseQos(Metadata(ctx, "x-qos-level"));
+  absl::StatusOr<QosLevel> qos = ParseQos(ClientMetadata(ctx, "x-qos-level"));
   if (!qos.ok()) {
     return FinishNow(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                        fmt::format("metadata 'x-qos-level': {}",
@@ -404,7 +398,7 @@ grpc::ServerUnaryReactor* GrpcProxy::ModelInfer(grpc::CallbackServerContext* ctx
   call->qos = *qos;
   // Version: the message's model_version or x-model-version pins; otherwise the routing split.
   std::string_view pinned = head->model_version;
-  if (pinned.empty()) pinned = Metadata(ctx, "x-model-version");
+  if (pinned.empty()) pinned = ClientMetadata(ctx, "x-model-version");
   if (!pinned.empty()) {
     if (!endpoints_->AnyHasVersion(call->model, pinned)) {
       metrics_->CountRequest(call->model, "", call->qos, "not_found");
@@ -417,7 +411,7 @@ grpc::ServerUnaryReactor* GrpcProxy::ModelInfer(grpc::CallbackServerContext* ctx
     call->version = std::string(pinned);
   } else {
     const std::shared_ptr<const RoutingTable> table = routing_->current();
-    if (auto v = table->Resolve(call->model, Metadata(ctx, "x-user-id"), ThreadRandom())) {
+    if (auto v = table->Resolve(call->model, ClientMetadata(ctx, "x-user-id"), ThreadRandom())) {
       call->version = std::string(*v);
     }
   }

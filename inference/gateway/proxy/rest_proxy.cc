@@ -9,6 +9,7 @@
 #include "core/http/json.h"
 #include "core/log/request_id.h"
 #include "fmt/format.h"
+#include "inference/gateway/proxy/proxy_util.h"
 #include "inference/gateway/proxy/trace_context.h"
 #include "inference/gateway/streaming/stream_proxy.h"
 #include "inference/gateway/upstream/stats_poller.h"
@@ -29,15 +30,6 @@ uint64_t ThreadRandom() {
 
 std::string RetryAfterSeconds(int64_t ms) {
   return std::to_string(std::max<int64_t>(1, (ms + 999) / 1000));
-}
-
-Response Error(int status, std::string_view code, std::string_view message) {
-  std::string body = "{\"error\":";
-  core::http::AppendJsonString(&body, message);
-  body.append(",\"code\":");
-  core::http::AppendJsonString(&body, code);
-  body.push_back('}');
-  return Response::Json(status, std::move(body));
 }
 
 std::string_view ContentTypeFor(std::string_view upstream) {
@@ -111,15 +103,15 @@ bool RestProxy::CheckAuth(Request& req, Responder& responder, bool admin) {
     case absl::StatusCode::kResourceExhausted:
       metrics_->rate_limited().Inc();
       responder.Send(
-          std::move(Error(429, "rate_limited", message)
+          std::move(JsonError(429, "rate_limited", message)
                         .WithHeader("Retry-After", RetryAfterSeconds(a.retry_after_ms))));
       return false;
     case absl::StatusCode::kPermissionDenied:
-      responder.Send(Error(403, "permission_denied", message));
+      responder.Send(JsonError(403, "permission_denied", message));
       return false;
     default:
       responder.Send(std::move(
-          Error(401, "unauthenticated", message).WithHeader("WWW-Authenticate", "Bearer")));
+          JsonError(401, "unauthenticated", message).WithHeader("WWW-Authenticate", "Bearer")));
       return false;
   }
 }
@@ -157,7 +149,7 @@ void RestProxy::Register(core::http::Router* router) {
     if (!CheckAuth(req, r, true)) return;
     auto table = RoutingTable::Parse(req.body, "request body");
     if (!table.ok()) {
-      r.Send(Error(400, "invalid_argument", std::string(table.status().message())));
+      r.Send(JsonError(400, "invalid_argument", std::string(table.status().message())));
       return;
     }
     routing_->Apply(*std::move(table));
@@ -186,7 +178,7 @@ void RestProxy::Infer(Request& req, Responder responder) {
   }
   absl::StatusOr<QosLevel> qos = ParseQos(req.header("X-QoS-Level"));
   if (!qos.ok()) {
-    responder.Send(Error(400, "invalid_argument", std::string(qos.status().message())));
+    responder.Send(JsonError(400, "invalid_argument", std::string(qos.status().message())));
     return;
   }
   call->qos = *qos;
@@ -196,10 +188,10 @@ void RestProxy::Infer(Request& req, Responder responder) {
   if (!pinned.empty()) {
     if (!endpoints_->AnyHasVersion(call->model, pinned)) {
       metrics_->CountRequest(call->model, "", call->qos, "not_found");
-      responder.Send(Error(404, "not_found",
-                           fmt::format("model '{}' version '{}' is unknown or not ready on any "
-                                       "worker",
-                                       call->model, pinned)));
+      responder.Send(JsonError(404, "not_found",
+                               fmt::format("model '{}' version '{}' is unknown or not ready on any "
+                                           "worker",
+                                           call->model, pinned)));
       return;
     }
     call->version = std::string(pinned);
@@ -214,7 +206,7 @@ void RestProxy::Infer(Request& req, Responder responder) {
     metrics_->Shed(call->qos).Inc();
     metrics_->CountRequest(call->model, call->version, call->qos, "shed");
     responder.Send(
-        std::move(Error(503, "unavailable", std::string(ticket.status().message()))
+        std::move(JsonError(503, "unavailable", std::string(ticket.status().message()))
                       .WithHeader("Retry-After", std::to_string(qos_->retry_after_s()))));
     return;
   }
@@ -225,8 +217,8 @@ void RestProxy::Infer(Request& req, Responder responder) {
     if (ec != std::errc() || p != t.data() + t.size() || timeout_ms < 1 ||
         timeout_ms > kRequestTimeoutMsMax) {
       responder.Send(
-          Error(400, "invalid_argument",
-                fmt::format("X-Request-Timeout-Ms: expected [1, {}]", kRequestTimeoutMsMax)));
+          JsonError(400, "invalid_argument",
+                    fmt::format("X-Request-Timeout-Ms: expected [1, {}]", kRequestTimeoutMsMax)));
       return;
     }
   }
@@ -248,14 +240,14 @@ void RestProxy::Infer(Request& req, Responder responder) {
 void RestProxy::Attempt(std::shared_ptr<InferCall> call, const Endpoint* exclude) {
   const int64_t now_ns = clock_->NowNs();
   if (now_ns >= call->deadline_ns) {
-    Finish(call, Error(504, "deadline_exceeded", "request deadline passed"), "timeout");
+    Finish(call, JsonError(504, "deadline_exceeded", "request deadline passed"), "timeout");
     return;
   }
   absl::StatusOr<EndpointPtr> picked =
       endpoints_->PickForVersion(call->model, call->version, exclude);
   if (!picked.ok()) {
     Finish(call,
-           Error(503, "unavailable", std::string(picked.status().message()))
+           JsonError(503, "unavailable", std::string(picked.status().message()))
                .WithHeader("Retry-After", "1"),
            "unavailable");
     return;
@@ -267,46 +259,46 @@ void RestProxy::Attempt(std::shared_ptr<InferCall> call, const Endpoint* exclude
   const int64_t remaining_ms = std::max<int64_t>(1, (call->deadline_ns - now_ns) / 1'000'000);
   // The first attempt keeps the bytes for a possible retry; the retry hands them over.
   std::string request = call->attempts == 1 ? call->request : std::move(call->request);
-  pool_->Send(TransportOf(*e)->target, std::move(request), remaining_ms,
-              [this, call, e, sent_ns = now_ns](UpstreamResponse&& r) mutable {
-                e->inflight.fetch_sub(1, std::memory_order_relaxed);
-                const double latency_us = static_cast<double>(clock_->NowNs() - sent_ns) / 1000;
-                const bool may_retry = call->attempts == 1;
-                if (!r.status.ok()) {
-                  endpoints_->RecordResult(*e, false, latency_us);
-                  if (!r.reached_worker && may_retry) {
-                    metrics_->retries().Inc();
-                    Attempt(std::move(call), e.get());
-                    return;
-                  }
-                  const bool timeout = r.status.code() == absl::StatusCode::kDeadlineExceeded;
-                  Finish(call,
-                         Error(timeout ? 504 : 502, timeout ? "deadline_exceeded" : "bad_gateway",
-                               std::string(r.status.message())),
-                         timeout ? "timeout" : "upstream_error");
-                  return;
-                }
-                metrics_->UpstreamLatency(e->name()).Observe(latency_us / 1e6);
-                // 503 (not ready, unloading) and 429 (queue full) mean the model never saw it.
-                const bool not_run = r.http_status == 503 || r.http_status == 429;
-                endpoints_->RecordResult(*e, r.http_status < 500 || r.http_status == 503,
-                                         latency_us);
-                if (not_run && may_retry && endpoints_->ReadyCount() > 1) {
-                  metrics_->retries().Inc();
-                  Attempt(std::move(call), e.get());
-                  return;
-                }
-                const int status = r.http_status;
-                std::string_view outcome = status < 300   ? "ok"
-                                           : status < 500 ? "client_error"
-                                                          : "server_error";
-                Response resp;
-                resp.status = status;
-                resp.body = std::move(r.body);
-                resp.content_type = ContentTypeFor(r.content_type);
-                if (!r.retry_after.empty()) resp.WithHeader("Retry-After", r.retry_after);
-                Finish(call, std::move(resp), outcome);
-              });
+  pool_->Send(
+      TransportOf(*e)->target, std::move(request), remaining_ms,
+      [this, call, e, sent_ns = now_ns](UpstreamResponse&& r) mutable {
+        e->inflight.fetch_sub(1, std::memory_order_relaxed);
+        const double latency_us = static_cast<double>(clock_->NowNs() - sent_ns) / 1000;
+        const bool may_retry = call->attempts == 1;
+        if (!r.status.ok()) {
+          endpoints_->RecordResult(*e, false, latency_us);
+          if (!r.reached_worker && may_retry) {
+            metrics_->retries().Inc();
+            Attempt(std::move(call), e.get());
+            return;
+          }
+          const bool timeout = r.status.code() == absl::StatusCode::kDeadlineExceeded;
+          Finish(call,
+                 JsonError(timeout ? 504 : 502, timeout ? "deadline_exceeded" : "bad_gateway",
+                           std::string(r.status.message())),
+                 timeout ? "timeout" : "upstream_error");
+          return;
+        }
+        metrics_->UpstreamLatency(e->name()).Observe(latency_us / 1e6);
+        // 503 (not ready, unloading) and 429 (queue full) mean the model never saw it.
+        const bool not_run = r.http_status == 503 || r.http_status == 429;
+        endpoints_->RecordResult(*e, r.http_status < 500 || r.http_status == 503, latency_us);
+        if (not_run && may_retry && endpoints_->ReadyCount() > 1) {
+          metrics_->retries().Inc();
+          Attempt(std::move(call), e.get());
+          return;
+        }
+        const int status = r.http_status;
+        std::string_view outcome = status < 300   ? "ok"
+                                   : status < 500 ? "client_error"
+                                                  : "server_error";
+        Response resp;
+        resp.status = status;
+        resp.body = std::move(r.body);
+        resp.content_type = ContentTypeFor(r.content_type);
+        if (!r.retry_after.empty()) resp.WithHeader("Retry-After", r.retry_after);
+        Finish(call, std::move(resp), outcome);
+      });
 }
 
 void RestProxy::Finish(const std::shared_ptr<InferCall>& call, Response response,
@@ -332,7 +324,7 @@ void RestProxy::Finish(const std::shared_ptr<InferCall>& call, Response response
 void RestProxy::Forward(Request& req, Responder responder) {
   absl::StatusOr<EndpointPtr> picked = endpoints_->Pick();
   if (!picked.ok()) {
-    responder.Send(std::move(Error(503, "unavailable", std::string(picked.status().message()))
+    responder.Send(std::move(JsonError(503, "unavailable", std::string(picked.status().message()))
                                  .WithHeader("Retry-After", "1")));
     return;
   }
@@ -346,7 +338,7 @@ void RestProxy::Forward(Request& req, Responder responder) {
               [this, e, shared](UpstreamResponse&& r) {
                 endpoints_->RecordResult(*e, r.status.ok() && r.http_status < 500, 0);
                 if (!r.status.ok()) {
-                  shared->Send(Error(502, "bad_gateway", std::string(r.status.message())));
+                  shared->Send(JsonError(502, "bad_gateway", std::string(r.status.message())));
                   return;
                 }
                 Response resp;
@@ -374,7 +366,7 @@ void RestProxy::FanOut(Request& req, Responder responder) {
     if (!e->draining.load()) targets.push_back(e);
   }
   if (targets.empty()) {
-    state->responder.Send(Error(503, "unavailable", "no worker endpoint"));
+    state->responder.Send(JsonError(503, "unavailable", "no worker endpoint"));
     return;
   }
   state->pending = targets.size();
@@ -388,11 +380,11 @@ void RestProxy::FanOut(Request& req, Responder responder) {
                   std::lock_guard<std::mutex> lock(state->mu);
                   if (!state->failed && (!r.status.ok() || r.http_status != 200)) {
                     state->failed = true;
-                    state->first_error = r.status.ok()
-                                             ? Response::Json(r.http_status, std::move(r.body))
-                                             : Error(502, "bad_gateway",
-                                                     fmt::format("{}: {}", e->name(),
-                                                                 std::string(r.status.message())));
+                    state->first_error =
+                        r.status.ok() ? Response::Json(r.http_status, std::move(r.body))
+                                      : JsonError(502, "bad_gateway",
+                                                  fmt::format("{}: {}", e->name(),
+                                                              std::string(r.status.message())));
                   }
                   if (--state->pending > 0) return;
                   state->responder.Send(state->failed ? std::move(state->first_error)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "inference/gateway/proxy/proxy_util.h"
 #include "inference/gateway/proxy/trace_context.h"
 #include "inference/gateway/proxy/upstream_stream.h"
 #include "inference/gateway/streaming/stream_internal.h"
@@ -22,13 +23,6 @@ namespace {
 using stream_internal::ResolveVersion;
 
 constexpr size_t kSequenceIdBytesMax = 256;
-
-std::string_view Metadata(const grpc::CallbackServerContext* ctx, std::string_view key) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find(grpc::string_ref(key.data(), key.size()));
-  if (it == md.end()) return {};
-  return {it->second.data(), it->second.size()};
-}
 
 // What the gateway reads of a request to route it.
 struct SequenceParams {
@@ -103,16 +97,18 @@ class GrpcStreamCall final
       : proxy_(proxy),
         ctx_(ctx),
         qos_(qos),
-        user_id_(Metadata(ctx, "x-user-id")),
-        pinned_(Metadata(ctx, "x-model-version")),
-        trace_(TraceContext::FromHeader(Metadata(ctx, "traceparent"))),
+        user_id_(ClientMetadata(ctx, "x-user-id")),
+        pinned_(ClientMetadata(ctx, "x-model-version")),
+        trace_(TraceContext::FromHeader(ClientMetadata(ctx, "traceparent"))),
         window_(proxy->options().window) {
-    proxy_->metrics()->Streams("grpc").Inc();
+    proxy_->metrics()->Streams(GatewayMetrics::StreamProtocol::kGrpc).Inc();
     ctx_->AddInitialMetadata("traceparent", trace_.Header());
     StartRead(&read_msg_);
   }
 
-  ~GrpcStreamCall() override { proxy_->metrics()->Streams("grpc").Dec(); }
+  ~GrpcStreamCall() override {
+    proxy_->metrics()->Streams(GatewayMetrics::StreamProtocol::kGrpc).Dec();
+  }
 
   void OnReadDone(bool ok) override {
     Actions a;
@@ -172,7 +168,7 @@ class GrpcStreamCall final
     {
       std::lock_guard lock(mu_);
       if (cancelled_ || finished_) return true;  // drained; the call is being cancelled
-      proxy_->metrics()->StreamResponses("grpc").Inc();
+      proxy_->metrics()->StreamResponses(GatewayMetrics::StreamProtocol::kGrpc).Inc();
       queue_.emplace_back();
       queue_.back().Swap(response);
       if (queue_.size() >= window_) {
@@ -257,7 +253,7 @@ class GrpcStreamCall final
     ir->set_id(req.id());
     auto it = req.parameters().find("sequence_id");
     if (it != req.parameters().end()) (*ir->mutable_parameters())["sequence_id"] = it->second;
-    proxy_->metrics()->StreamResponses("grpc").Inc();
+    proxy_->metrics()->StreamResponses(GatewayMetrics::StreamProtocol::kGrpc).Inc();
   }
 
   // The upstream to `endpoint`, opened on first use; nullptr (and an error response) when the

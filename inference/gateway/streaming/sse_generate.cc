@@ -6,6 +6,7 @@
 #include "core/http/json.h"
 #include "core/log/request_id.h"
 #include "fmt/format.h"
+#include "inference/gateway/proxy/proxy_util.h"
 #include "inference/gateway/proxy/trace_context.h"
 #include "inference/gateway/proxy/upstream_stream.h"
 #include "inference/gateway/streaming/stream_internal.h"
@@ -23,20 +24,6 @@ using core::http::Response;
 using core::http::SseStream;
 
 namespace {
-
-Response Error(int status, std::string_view code, std::string_view message,
-               std::string_view field = {}) {
-  std::string body = "{\"error\":";
-  core::http::AppendJsonString(&body, message);
-  body.append(",\"code\":");
-  core::http::AppendJsonString(&body, code);
-  if (!field.empty()) {
-    body.append(",\"field\":");
-    core::http::AppendJsonString(&body, field);
-  }
-  body.push_back('}');
-  return Response::Json(status, std::move(body));
-}
 
 std::string LowerCode(grpc::StatusCode code) {
   switch (code) {
@@ -117,9 +104,9 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
         start_ns_(start_ns),
         last_progress_ns_(start_ns) {
     prefix_ = Prefix();
-    proxy_->metrics()->Streams("sse").Inc();
+    proxy_->metrics()->Streams(GatewayMetrics::StreamProtocol::kSse).Inc();
   }
-  ~SseCall() override { proxy_->metrics()->Streams("sse").Dec(); }
+  ~SseCall() override { proxy_->metrics()->Streams(GatewayMetrics::StreamProtocol::kSse).Dec(); }
 
   // Sends the request to a picked endpoint; false (nothing started) when none can take it.
   bool TryStartLocked() {
@@ -244,8 +231,9 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
       prefix_ = Prefix();
     }
     if (responses_ == 0) {
-      proxy_->metrics()->StreamFirstToken("sse").Observe(static_cast<double>(now_ns - start_ns_) /
-                                                         1e9);
+      proxy_->metrics()
+          ->StreamFirstToken(GatewayMetrics::StreamProtocol::kSse)
+          .Observe(static_cast<double>(now_ns - start_ns_) / 1e9);
     }
     std::string& data = scratch_;
     data.assign(prefix_);
@@ -254,7 +242,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     data.append("}}");
     last_progress_ns_ = now_ns;
     fallback_since_ns_ = 0;  // tokens flow (again)
-    proxy_->metrics()->StreamResponses("sse").Inc();
+    proxy_->metrics()->StreamResponses(GatewayMetrics::StreamProtocol::kSse).Inc();
     if (!sse_->Send(data)) {
       EndLocked();  // the client went away (or overflowed the bound): stop the worker
       return true;
@@ -369,20 +357,21 @@ namespace {
 std::optional<Response> ParseGenerateBody(std::string_view body, std::string_view model,
                                           ModelInferRequest* out) {
   nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-  if (doc.is_discarded()) return Error(400, "invalid_argument", "body: not valid JSON", "body");
+  if (doc.is_discarded()) return JsonError(400, "invalid_argument", "body: not valid JSON", "body");
   if (!doc.is_object()) {
-    return Error(400, "invalid_argument", "body: expected a JSON object", "body");
+    return JsonError(400, "invalid_argument", "body: expected a JSON object", "body");
   }
   out->set_model_name(std::string(model));
   for (auto& [key, value] : doc.items()) {
     if (key == "id") {
-      if (!value.is_string()) return Error(400, "invalid_argument", "id: expected a string", "id");
+      if (!value.is_string())
+        return JsonError(400, "invalid_argument", "id: expected a string", "id");
       out->set_id(value.get<std::string>());
       continue;
     }
     if (key == "parameters") {
       if (!value.is_object()) {
-        return Error(400, "invalid_argument", "parameters: expected an object", "parameters");
+        return JsonError(400, "invalid_argument", "parameters: expected an object", "parameters");
       }
       for (auto& [name, v] : value.items()) {
         const std::string field = "parameters." + name;
@@ -396,20 +385,20 @@ std::optional<Response> ParseGenerateBody(std::string_view body, std::string_vie
         } else if (v.is_string()) {
           p.set_string_param(v.get<std::string>());
         } else {
-          return Error(400, "invalid_argument", field + ": expected a boolean, number or string",
-                       field);
+          return JsonError(400, "invalid_argument",
+                           field + ": expected a boolean, number or string", field);
         }
       }
       continue;
     }
     if (!value.is_array() || value.empty()) {
-      return Error(400, "invalid_argument",
-                   key + ": expected a non-empty array of numbers (an input tensor)", key);
+      return JsonError(400, "invalid_argument",
+                       key + ": expected a non-empty array of numbers (an input tensor)", key);
     }
     bool all_integers = true;
     for (const auto& v : value) {
       if (!v.is_number()) {
-        return Error(400, "invalid_argument", key + ": expected numbers only", key);
+        return JsonError(400, "invalid_argument", key + ": expected numbers only", key);
       }
       all_integers = all_integers && v.is_number_integer();
     }
@@ -434,10 +423,10 @@ std::optional<Response> ParseGenerateBody(std::string_view body, std::string_vie
     }
   }
   if (out->inputs_size() == 0) {
-    return Error(400, "invalid_argument",
-                 "body: no input tensor (e.g. {\"token\": [1, 2, 3], \"parameters\": "
-                 "{\"max_tokens\": 16}})",
-                 "body");
+    return JsonError(400, "invalid_argument",
+                     "body: no input tensor (e.g. {\"token\": [1, 2, 3], \"parameters\": "
+                     "{\"max_tokens\": 16}})",
+                     "body");
   }
   return std::nullopt;
 }
@@ -451,9 +440,9 @@ void StreamProxy::GenerateSse(Request& req, Responder responder) {
   const std::string_view model = req.param("model");
   absl::StatusOr<QosLevel> qos = ParseQos(req.header("X-QoS-Level"));
   if (!qos.ok()) {
-    responder.Send(Error(400, "invalid_argument",
-                         fmt::format("X-QoS-Level: {}", std::string(qos.status().message())),
-                         "X-QoS-Level"));
+    responder.Send(JsonError(400, "invalid_argument",
+                             fmt::format("X-QoS-Level: {}", std::string(qos.status().message())),
+                             "X-QoS-Level"));
     return;
   }
   ModelInferRequest request;
@@ -466,7 +455,7 @@ void StreamProxy::GenerateSse(Request& req, Responder responder) {
   absl::StatusOr<std::string> version =
       stream_internal::ResolveVersion(endpoints_, routing_, model, pinned, req.header("X-User-Id"));
   if (!version.ok()) {
-    responder.Send(Error(404, "not_found", std::string(version.status().message())));
+    responder.Send(JsonError(404, "not_found", std::string(version.status().message())));
     return;
   }
   if (!version->empty()) request.set_model_version(*version);
