@@ -24,6 +24,8 @@
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/inference/stream_requests.h"
+#include "tests/inference/worker_process.h"
 
 namespace {
 
@@ -38,22 +40,18 @@ using inference::ModelStreamInferResponse;
 using nlohmann::json;
 using Stream = grpc::ClientReaderWriter<ModelInferRequest, ModelStreamInferResponse>;
 using SteadyClock = std::chrono::steady_clock;
+using inference_testing::Floats;
+using inference_testing::Generate;
+using inference_testing::IsFinal;
+using inference_testing::kSeqFeatures;
+using inference_testing::kSeqOutputs;
+using inference_testing::kSeqSteps;
+using inference_testing::ReadFile;
+using inference_testing::TokenOf;
 
 std::string g_gateway, g_worker, g_models;
 
-constexpr int64_t kSeqSteps = 4, kSeqFeatures = 8, kSeqOutputs = 4;  // scripts/make-models SEQ_*
 constexpr char kKey[] = "stream-key";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::vector<float> Floats(const std::string& bytes) {
-  std::vector<float> v(bytes.size() / 4);
-  std::memcpy(v.data(), bytes.data(), v.size() * 4);
-  return v;
-}
 
 std::string Sha256Hex(const std::string& key) {
   std::string out;
@@ -145,57 +143,15 @@ class Gateway {
   bool ok_ = false;
 };
 
-void SetBool(ModelInferRequest* r, const char* name, bool v) {
-  (*r->mutable_parameters())[name].set_bool_param(v);
-}
-
+// A gru_seq chunk with an integer sequence id.
 ModelInferRequest Chunk(const std::string& request_id, int64_t sequence_id, bool start, bool end,
                         const float* x) {
-  ModelInferRequest r;
-  r.set_model_name("gru_seq");
-  r.set_id(request_id);
-  (*r.mutable_parameters())["sequence_id"].set_int64_param(sequence_id);
-  if (start) SetBool(&r, "sequence_start", true);
-  if (end) SetBool(&r, "sequence_end", true);
-  auto* in = r.add_inputs();
-  in->set_name("input");
-  in->set_datatype("FP32");
-  for (int64_t d : {int64_t{1}, kSeqSteps, kSeqFeatures}) in->add_shape(d);
-  r.add_raw_input_contents()->assign(reinterpret_cast<const char*>(x),
-                                     static_cast<size_t>(kSeqSteps * kSeqFeatures) * 4);
-  return r;
-}
-
-ModelInferRequest Generate(const std::string& request_id, const std::vector<int64_t>& prompt,
-                           int64_t max_tokens) {
-  ModelInferRequest r;
-  r.set_model_name("gru_gen");
-  r.set_id(request_id);
-  (*r.mutable_parameters())["max_tokens"].set_int64_param(max_tokens);
-  auto* in = r.add_inputs();
-  in->set_name("token");
-  in->set_datatype("INT64");
-  in->add_shape(static_cast<int64_t>(prompt.size()));
-  r.add_raw_input_contents()->assign(reinterpret_cast<const char*>(prompt.data()),
-                                     prompt.size() * sizeof(int64_t));
-  return r;
+  return inference_testing::Chunk(request_id, sequence_id, "", start, end, x);
 }
 
 std::string GenerateBody(const std::string& id, const std::vector<int64_t>& prompt,
                          int64_t max_tokens) {
   return json{{"id", id}, {"token", prompt}, {"parameters", {{"max_tokens", max_tokens}}}}.dump();
-}
-
-bool IsFinal(const ModelStreamInferResponse& r) {
-  auto it = r.infer_response().parameters().find("triton_final_response");
-  return it != r.infer_response().parameters().end() && it->second.bool_param();
-}
-
-int64_t TokenOf(const ModelStreamInferResponse& r) {
-  if (r.infer_response().raw_output_contents_size() != 1) return -1;
-  int64_t t = -1;
-  std::memcpy(&t, r.infer_response().raw_output_contents(0).data(), sizeof(t));
-  return t;
 }
 
 void AddKey(grpc::ClientContext* ctx) {

@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/inference/stream_requests.h"
 #include "tests/inference/worker_process.h"
 
 namespace {
@@ -37,16 +38,15 @@ using Stream = grpc::ClientReaderWriter<ModelInferRequest, ModelStreamInferRespo
 
 std::string g_worker, g_models;
 
-// Shapes of the demo sequence model (scripts/make-models: SEQ_*).
-constexpr int64_t kSeqSteps = 4, kSeqFeatures = 8, kSeqOutputs = 4;
-
+using inference_testing::Chunk;
+using inference_testing::Floats;
+using inference_testing::Generate;
+using inference_testing::IsFinal;
+using inference_testing::kSeqFeatures;
+using inference_testing::kSeqOutputs;
+using inference_testing::kSeqSteps;
 using inference_testing::ReadFile;
-
-std::vector<float> Floats(const std::string& bytes) {
-  std::vector<float> v(bytes.size() / 4);
-  std::memcpy(v.data(), bytes.data(), v.size() * 4);
-  return v;
-}
+using inference_testing::TokenOf;
 
 // A running worker on `repo` (tests/inference/worker_process.h), bound to loopback.
 class Worker : public inference_testing::WorkerProcess {
@@ -54,63 +54,6 @@ class Worker : public inference_testing::WorkerProcess {
   explicit Worker(const std::string& repo)
       : WorkerProcess(g_worker, repo, {"--host", "127.0.0.1"}) {}
 };
-
-void SetBool(ModelInferRequest* r, const char* name, bool v) {
-  (*r->mutable_parameters())[name].set_bool_param(v);
-}
-
-// One chunk of sequence `id` (int64 when numeric ids are asked for, else a string id).
-ModelInferRequest Chunk(const std::string& request_id, std::optional<int64_t> int_id,
-                        const std::string& string_id, bool start, bool end, const float* x) {
-  ModelInferRequest r;
-  r.set_model_name("gru_seq");
-  r.set_id(request_id);
-  if (int_id) {
-    (*r.mutable_parameters())["sequence_id"].set_int64_param(*int_id);
-  } else if (!string_id.empty()) {
-    (*r.mutable_parameters())["sequence_id"].set_string_param(string_id);
-  }
-  if (start) SetBool(&r, "sequence_start", true);
-  if (end) SetBool(&r, "sequence_end", true);
-  auto* in = r.add_inputs();
-  in->set_name("input");
-  in->set_datatype("FP32");
-  for (int64_t d : {int64_t{1}, kSeqSteps, kSeqFeatures}) in->add_shape(d);
-  r.add_raw_input_contents()->assign(reinterpret_cast<const char*>(x),
-                                     static_cast<size_t>(kSeqSteps * kSeqFeatures) * 4);
-  return r;
-}
-
-ModelInferRequest Generate(const std::string& request_id, const std::vector<int64_t>& prompt,
-                           int64_t max_tokens) {
-  ModelInferRequest r;
-  r.set_model_name("gru_gen");
-  r.set_id(request_id);
-  (*r.mutable_parameters())["max_tokens"].set_int64_param(max_tokens);
-  auto* in = r.add_inputs();
-  in->set_name("token");
-  in->set_datatype("INT64");
-  in->add_shape(static_cast<int64_t>(prompt.size()));
-  r.add_raw_input_contents()->assign(reinterpret_cast<const char*>(prompt.data()),
-                                     prompt.size() * sizeof(int64_t));
-  return r;
-}
-
-bool IsFinal(const ModelStreamInferResponse& r) {
-  auto it = r.infer_response().parameters().find("triton_final_response");
-  return it != r.infer_response().parameters().end() && it->second.bool_param();
-}
-
-int64_t TokenOf(const ModelStreamInferResponse& r) {
-  EXPECT_EQ(r.infer_response().outputs_size(), 1);
-  EXPECT_EQ(r.infer_response().outputs(0).name(), "token");
-  EXPECT_EQ(r.infer_response().raw_output_contents_size(), 1);
-  if (r.infer_response().raw_output_contents_size() != 1) return -1;
-  int64_t t = -1;
-  EXPECT_EQ(r.infer_response().raw_output_contents(0).size(), sizeof(t));
-  std::memcpy(&t, r.infer_response().raw_output_contents(0).data(), sizeof(t));
-  return t;
-}
 
 // Sends `requests` on one stream (from a thread), reads until the worker ends the stream.
 std::vector<ModelStreamInferResponse> RoundTrip(inference::GRPCInferenceService::Stub* stub,
