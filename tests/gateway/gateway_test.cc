@@ -31,8 +31,13 @@
 #include "fmt/ranges.h"
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
+#include "tests/gateway/gateway_testing.h"
 
 namespace {
+
+using gateway_testing::Eventually;
+using gateway_testing::MetricIn;
+using gateway_testing::Sha256Hex;
 
 using core::http::testing::ClientResponse;
 using core::http::testing::TestClient;
@@ -59,29 +64,12 @@ std::string InferBody() {
   return R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,64],"data":[)" + data + "]}]}";
 }
 
-template <typename Pred>
-bool Eventually(Pred pred, int timeout_ms) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
-
 // The gateway's /metrics text, or "" when it does not answer.
 std::string Metrics(uint16_t port) {
   auto c = TestClient::Connect("127.0.0.1", port);
   if (!c.ok()) return "";
   auto r = (*c)->Get("/metrics");
   return r.ok() ? r->body : "";
-}
-
-// A metric sample's value in a /metrics text, or -1.
-double MetricIn(const std::string& metrics, const std::string& sample) {
-  size_t pos = metrics.find("\n" + sample + " ");
-  if (pos == std::string::npos) return -1;
-  return std::stod(metrics.substr(pos + sample.size() + 2));
 }
 
 // A metric sample's value from the gateway's /metrics, or -1.
@@ -696,15 +684,6 @@ auth:
       c->Request("POST", "/v2/repository/models/mlp/load", "", {{"Authorization", "Bearer admin"}});
   EXPECT_EQ(load->status, 200) << load->body;
   EXPECT_GT(Metric(gw->port(), "gateway_rate_limited_total"), 0);
-}
-
-std::string Sha256Hex(const std::string& key) {
-  std::string out;
-  FILE* p = ::popen(fmt::format("printf %s '{}' | sha256sum", key).c_str(), "r");
-  char buf[128] = {};
-  if (std::fgets(buf, sizeof buf, p)) out = std::string(buf).substr(0, 64);
-  ::pclose(p);
-  return out;
 }
 
 // Gateway config with a gRPC listener and two keys: alice (user) and "admin".

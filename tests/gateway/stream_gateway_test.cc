@@ -24,10 +24,15 @@
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/gateway/gateway_testing.h"
 #include "tests/inference/stream_requests.h"
 #include "tests/inference/worker_process.h"
 
 namespace {
+
+using gateway_testing::Eventually;
+using gateway_testing::MetricIn;
+using gateway_testing::Sha256Hex;
 
 namespace fs = std::filesystem;
 using core::http::testing::SseClient;
@@ -52,31 +57,6 @@ using inference_testing::TokenOf;
 std::string g_gateway, g_worker, g_models;
 
 constexpr char kKey[] = "stream-key";
-
-std::string Sha256Hex(const std::string& key) {
-  std::string out;
-  FILE* p = ::popen(fmt::format("printf %s '{}' | sha256sum", key).c_str(), "r");
-  char buf[128] = {};
-  if (std::fgets(buf, sizeof buf, p)) out = std::string(buf).substr(0, 64);
-  ::pclose(p);
-  return out;
-}
-
-template <typename Pred>
-bool Eventually(Pred pred, int timeout_ms) {
-  const auto end = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-  while (SteadyClock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
-
-double MetricIn(const std::string& metrics, const std::string& sample) {
-  size_t pos = metrics.find("\n" + sample + " ");
-  if (pos == std::string::npos) return -1;
-  return std::stod(metrics.substr(pos + sample.size() + 2));
-}
 
 // A gateway supervising `workers` infer-worker processes on the streaming repository.
 class Gateway {
