@@ -23,6 +23,7 @@
 #include "core/http/server.h"
 #include "core/metrics/process_metrics.h"
 #include "core/metrics/registry.h"
+#include "core/process/scheduler.h"
 #include "core/process/server_init.h"
 #include "core/process/signals.h"
 #include "core/testing/process.h"
@@ -85,7 +86,13 @@ int main(int argc, char** argv) {
   auto* rescan_opt = app.add_option("--rescan-interval-ms", f.rescan_interval_ms,
                                     "periodic repository rescan (safety net for inotify)");
   auto* host_opt = app.add_option("--host", f.host, "TCP address to bind");
+  std::string scheduler;
+  core::AddSchedulerOption(app, &scheduler);
   CLI11_PARSE(app, argc, argv);
+  if (absl::Status s = core::ApplyScheduler(scheduler); !s.ok()) {
+    std::fprintf(stderr, "--scheduler: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
 
   if (!f.config.empty()) {
     try {

@@ -28,6 +28,12 @@ absl::Status LoadStockdConfig(const std::string& path, StockdConfig* c) {
   ASSIGN_OR_RETURN(c->writer.fsync, ParseFsyncMode(fsync));
   ASSIGN_OR_RETURN(c->writer.fsync_interval_ms,
                    journal.GetInt("fsync_interval_ms", c->writer.fsync_interval_ms, 1, 60'000));
+  ASSIGN_OR_RETURN(c->writer.commit_wait_us,
+                   journal.GetInt("commit_wait_us", c->writer.commit_wait_us, 0, 100'000));
+  ASSIGN_OR_RETURN(int64_t syncs_in_flight,
+                   journal.GetInt("syncs_in_flight", c->writer.syncs_in_flight, 1,
+                                  kSyncsInFlightMax));
+  c->writer.syncs_in_flight = static_cast<int>(syncs_in_flight);
   ASSIGN_OR_RETURN(
       int64_t segment_bytes,
       journal.GetInt("segment_bytes_max", static_cast<int64_t>(c->journal.segment_bytes_max),

@@ -4,7 +4,7 @@
 //   http:    {host: 0.0.0.0, port: 8080, io_threads: 1}
 //   grpc:    {host: 0.0.0.0, port: 9090}
 //   journal: {dir: ./data/stockd, fsync: always|periodic|none, fsync_interval_ms: 1000,
-//             segment_bytes_max: 33554432, snapshot_interval_bytes: 16777216}
+//             commit_wait_us: 0, syncs_in_flight: 2, segment_bytes_max: 33554432, snapshot_interval_bytes: 16777216}
 //   limits:  {skus_max, reservations_max, terminal_retention_ms, adjust_ops_retained_max,
 //             queue_depth_max}
 //   log:     {level: info, json: false}

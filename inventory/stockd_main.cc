@@ -18,6 +18,7 @@
 #include "core/log/log.h"
 #include "core/metrics/process_metrics.h"
 #include "core/metrics/registry.h"
+#include "core/process/scheduler.h"
 #include "core/process/server_init.h"
 #include "core/process/signals.h"
 #include "core/testing/process.h"
@@ -68,7 +69,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"always", "periodic", "none"}));
   app.add_option("--ready-file", ready_file,
                  "Write {\"http_port\",\"grpc_port\",\"pid\"} here once listening");
+  std::string scheduler;
+  core::AddSchedulerOption(app, &scheduler);
   CLI11_PARSE(app, argc, argv);
+  if (absl::Status s = core::ApplyScheduler(scheduler); !s.ok()) {
+    std::fprintf(stderr, "--scheduler: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
 
   inventory::StockdConfig config;
   if (!config_path.empty()) {

@@ -68,6 +68,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,7 @@
 #include "core/health/health.h"
 #include "core/http/router.h"
 #include "core/http/server.h"
+#include "core/process/scheduler.h"
 #include "core/process/server_init.h"
 #include "core/process/signals.h"
 #include "core/status/status_macros.h"
@@ -270,7 +272,13 @@ int Run(int argc, char** argv) {
   app.add_option("--repo", repo, "model repository for spawned workers");
   app.add_option("--workers", workers, "number of spawned workers (min = initial = max)");
   app.add_option("--routing", routing, "routing YAML (watched)");
+  std::string scheduler;
+  core::AddSchedulerOption(app, &scheduler);
   CLI11_PARSE(app, argc, argv);
+  if (absl::Status s = core::ApplyScheduler(scheduler); !s.ok()) {
+    std::fprintf(stderr, "--scheduler: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
 
   if (!config_path.empty()) {
     if (absl::Status s = LoadConfig(config_path, &c); !s.ok()) return Fail(s);

@@ -45,7 +45,15 @@ class FaultFile final : public WritableFile {
     return absl::OkStatus();
   }
   absl::Status Sync() override {
-    std::lock_guard<std::mutex> lock(env_->mu_);
+    std::unique_lock<std::mutex> lock(env_->mu_);
+    if (env_->hold_next_sync_) {
+      env_->hold_next_sync_ = false;
+      env_->sync_held_ = true;
+      env_->hold_cv_.wait(lock, [&] { return env_->release_held_; });
+      env_->release_held_ = false;
+      env_->sync_held_ = false;
+      if (env_->release_fails_) return absl::UnavailableError("injected fdatasync failure (held)");
+    }
     if (env_->fail_syncs_ > 0) {
       --env_->fail_syncs_;
       return absl::UnavailableError("injected fdatasync failure");
@@ -200,6 +208,23 @@ void FaultEnv::Crash(std::mt19937_64* rng, bool garbage) {
 void FaultEnv::FailNextSyncs(int n) {
   std::lock_guard<std::mutex> lock(mu_);
   fail_syncs_ = n;
+}
+
+void FaultEnv::HoldNextSync() {
+  std::lock_guard<std::mutex> lock(mu_);
+  hold_next_sync_ = true;
+}
+
+bool FaultEnv::sync_held() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sync_held_;
+}
+
+void FaultEnv::ReleaseHeldSync(bool fail) {
+  std::lock_guard<std::mutex> lock(mu_);
+  release_held_ = true;
+  release_fails_ = fail;
+  hold_cv_.notify_all();
 }
 
 void FaultEnv::FailNextAppends(int n) {

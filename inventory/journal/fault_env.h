@@ -14,13 +14,16 @@
 // each of them, so this loses no coverage of the journal's own logic).
 //
 // Faults: FailNextSyncs(n) makes the next n Sync() calls fail (Unavailable) without making anything
-// durable; FailNextAppends(n) likewise for Append (nothing is written).
+// durable; FailNextAppends(n) likewise for Append (nothing is written). HoldNextSync() makes the
+// next Sync() call wait, before it does anything, until ReleaseHeldSync(fail): other syncs go on
+// meanwhile (the writer's overlapped syncs: a later sync may return before an earlier one).
 //
 // Thread safety: all methods may be called from any thread.
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <string>
@@ -48,6 +51,9 @@ class FaultEnv final : public Env {
   void Crash(std::mt19937_64* rng, bool garbage);
   void FailNextSyncs(int n);
   void FailNextAppends(int n);
+  void HoldNextSync();
+  bool sync_held() const;  // a Sync() call is waiting for ReleaseHeldSync
+  void ReleaseHeldSync(bool fail);
   // Flips one byte at `offset` of `path` (e.g. to test checksum detection); false when out of
   // range. The damage counts as durable.
   bool CorruptByte(const std::string& path, uint64_t offset);
@@ -75,6 +81,11 @@ class FaultEnv final : public Env {
   int fail_syncs_ = 0;
   int fail_appends_ = 0;
   uint64_t syncs_ = 0;
+  bool hold_next_sync_ = false;
+  bool sync_held_ = false;
+  bool release_held_ = false;
+  bool release_fails_ = false;
+  std::condition_variable hold_cv_;
 };
 
 }  // namespace inventory

@@ -284,7 +284,9 @@ absl::Status Journal::RollSegment() {
   // ever be in the last segment.
   if (segment_) {
     RETURN_IF_ERROR(segment_->Sync());
-    RETURN_IF_ERROR(segment_->Close());
+    // A sync of it may still be in flight on another thread (active_segment): then the last
+    // reference closes it.
+    if (segment_.use_count() == 1) RETURN_IF_ERROR(segment_->Close());
     segment_.reset();
   }
   const uint64_t first_seq = last_seq_ + 1;

@@ -151,6 +151,14 @@ class Journal {
   absl::Status Append(std::string_view payload);
   // Makes every appended record durable (fdatasync).
   absl::Status Sync();
+  // For syncs that overlap the journal's own thread (the writer's pipelined commits): the active
+  // segment, whose Sync() (fdatasync) from any thread makes every record appended before the call
+  // durable, while this journal goes on appending. A segment the journal has rolled away from was
+  // synced complete first; a caller's reference keeps its descriptor open until released.
+  std::shared_ptr<WritableFile> active_segment() const { return segment_; }
+  // Records a failed sync of active_segment(): poisons the journal like a failed Sync() (journal
+  // thread only). Returns the journal's failure.
+  absl::Status Poison(absl::Status status) { return Fail(std::move(status)); }
   // Writes a snapshot of the state after record `seq` (== last_seq(), and synced), then removes the
   // segments and snapshots it makes redundant (every segment before the active one; recovery skips
   // the active segment's records up to the snapshot). Bounded restart time depends on calling this.
@@ -191,7 +199,7 @@ class Journal {
   Env* env_;
   JournalOptions options_;
   std::unique_ptr<DirLock> lock_;
-  std::unique_ptr<WritableFile> segment_;
+  std::shared_ptr<WritableFile> segment_;  // shared with syncs in flight (active_segment)
   uint64_t segment_first_seq_ = 0;
   uint64_t segment_bytes_ = 0;  // records written in the active segment (its write offset)
   bool segment_preallocated_ = false;

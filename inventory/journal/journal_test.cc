@@ -215,11 +215,12 @@ class PreallocatedTailTest : public ::testing::Test {
     ASSERT_TRUE((*j)->Sync().ok());
   }
   // A valid 11th record's bytes, to write torn versions of.
-  static std::string Record11() {
+  static std::string Record11() { return Record(11); }
+  static std::string Record(uint64_t seq) {
     std::string payload(10, 'y');
     RecordHeader h;
     h.length = 10;
-    h.seq = 11;
+    h.seq = seq;
     char head[12];
     std::memcpy(head, &h.length, 4);
     std::memcpy(head + 4, &h.seq, 8);
@@ -295,6 +296,14 @@ TEST_F(PreallocatedTailTest, ValidRecordAfterZerosIsNotApplied) {
   // Record 11 landed one sector late (record 11 at 260 never did): never replayed out of place.
   ASSERT_TRUE(env_.WriteDurable(SegPath(1), 512, Record11()));
   ExpectRecovered(512 + 26 - 260);
+}
+
+TEST_F(PreallocatedTailTest, LaterRecordDurableEarlierNot) {
+  // The writer's overlapped fdatasyncs (WriterOptions::syncs_in_flight): record 12's sync returned
+  // before record 11's data reached the disk, then the power failed. Neither was acknowledged
+  // (replies go out in order, after every earlier sync): both are discarded, never 12 without 11.
+  ASSERT_TRUE(env_.WriteDurable(SegPath(1), 260 + 26, Record(12)));
+  ExpectRecovered(26 + 26);
 }
 
 TEST_F(PreallocatedTailTest, CleanZeroTail) { ExpectRecovered(0); }

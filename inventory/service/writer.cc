@@ -67,6 +67,13 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(Env* env, JournalOptions 
       options.fsync_interval_ms <= 0) {
     return absl::InvalidArgumentError("writer: queue_depth_max, intervals must be > 0");
   }
+  if (options.commit_wait_us < 0) {
+    return absl::InvalidArgumentError("writer: commit_wait_us must be >= 0");
+  }
+  if (options.syncs_in_flight < 1 || options.syncs_in_flight > kSyncsInFlightMax) {
+    return absl::InvalidArgumentError(
+        fmt::format("writer: syncs_in_flight must be in [1, {}]", kSyncsInFlightMax));
+  }
   const int64_t start_ns = clock->NowNs();
   ASSIGN_OR_RETURN(RecoveredState state, RecoverState(env, journal_options, limits));
   spdlog::info(
@@ -84,7 +91,10 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(Env* env, JournalOptions 
     metrics->reservations_pending.Set(static_cast<double>(writer->engine_->pending_count()));
   }
   writer->writer_thread_ = std::thread([w = writer.get()] { w->WriterLoop(); });
-  writer->sync_thread_ = std::thread([w = writer.get()] { w->SyncLoop(); });
+  const int sync_threads = options.fsync == FsyncMode::kAlways ? options.syncs_in_flight : 1;
+  for (int i = 0; i < sync_threads; ++i) {
+    writer->sync_threads_.emplace_back([w = writer.get()] { w->SyncLoop(); });
+  }
   return writer;
 }
 
@@ -153,6 +163,7 @@ void Writer::Submit(std::unique_ptr<Submission> s) {
     } else {
       const bool was_empty = queue_.empty();
       queue_.push_back(std::move(s));
+      submitted_.fetch_add(1, std::memory_order_relaxed);
       if (was_empty) queue_cv_.notify_one();
       return;
     }
@@ -206,7 +217,7 @@ void Writer::WriterLoop() {
   }
   std::lock_guard<std::mutex> lock(inbox_mu_);
   writer_done_ = true;
-  inbox_cv_.notify_one();
+  inbox_cv_.notify_all();
 }
 
 std::string Writer::TakePayloadBuffer() {
@@ -300,6 +311,7 @@ void Writer::HandOff(Round round) {
   std::unique_lock<std::mutex> lock(inbox_mu_);
   inbox_space_cv_.wait(lock, [&] { return inbox_ops_ < kSyncInboxOpsMax; });
   inbox_ops_ += round.ops;
+  inbox_submissions_ += round.submissions.size();
   // Merge into the open round (group commit grows while the disk is busy) unless it is sealed by a
   // snapshot, which must follow exactly the records before it.
   if (!inbox_.empty() && !inbox_.back().snapshot) {
@@ -312,75 +324,128 @@ void Writer::HandOff(Round round) {
   } else {
     inbox_.push_back(std::move(round));
   }
-  inbox_cv_.notify_one();
+  // While the sync thread holds a round back it only wants to hear of a full one (or a sealed one,
+  // which cannot grow).
+  if (commit_wanted_ == 0 || inbox_submissions_ >= commit_wanted_ || inbox_.back().snapshot ||
+      inbox_ops_ >= kSyncInboxOpsMax / 2) {
+    inbox_cv_.notify_one();
+  }
 }
 
 void Writer::SyncLoop() {
   std::deque<Round> rounds;
   std::vector<std::unique_ptr<Submission>> done;
+  const auto commit_wait = std::chrono::microseconds(options_.commit_wait_us);
+  // kAlways: the fdatasync runs outside append_mu_, overlapping the other sync threads'.
+  const bool overlap = options_.fsync == FsyncMode::kAlways;
   while (true) {
-    {
-      std::unique_lock<std::mutex> lock(inbox_mu_);
-      if (inbox_.empty() && !writer_done_) {
-        if (unsynced_ && options_.fsync == FsyncMode::kPeriodic) {
-          inbox_cv_.wait_for(lock, std::chrono::milliseconds(options_.fsync_interval_ms),
-                             [&] { return !inbox_.empty() || writer_done_; });
-        } else {
-          inbox_cv_.wait(lock, [&] { return !inbox_.empty() || writer_done_; });
-        }
-      }
-      if (inbox_.empty() && writer_done_) break;
-      rounds.swap(inbox_);
-      inbox_ops_ = 0;
-      inbox_space_cv_.notify_one();
-    }
-    absl::Status status = journal_->failure();
+    uint64_t ticket = 0;
+    absl::Status status;
     size_t ops = 0;
     bool appended = false;
-    for (Round& round : rounds) {
-      if (status.ok() && !round.payload.empty()) {
-        status = journal_->Append(round.payload);
-        appended = true;
-        unsynced_ = true;
-      }
-      if (status.ok() && round.snapshot) {
-        status = journal_->Sync();
-        if (status.ok()) {
-          unsynced_ = false;
-          const int64_t t0 = clock_->NowNs();
-          const uint64_t bytes = round.snapshot->bytes();
-          absl::Status s =
-              journal_->CommitSnapshot(std::move(round.snapshot), journal_->last_seq());
-          if (s.ok()) {
-            spdlog::info("snapshot at record {} ({} bytes) committed in {:.3f} s",
-                         journal_->last_seq(), bytes, (clock_->NowNs() - t0) / 1e9);
+    std::shared_ptr<WritableFile> to_sync;
+    {
+      // One sync thread at a time takes the inbox and appends it, so records go out in order.
+      std::lock_guard<std::mutex> append_lock(append_mu_);
+      {
+        std::unique_lock<std::mutex> lock(inbox_mu_);
+        if (inbox_.empty() && !writer_done_) {
+          if (unsynced_ && options_.fsync == FsyncMode::kPeriodic) {
+            inbox_cv_.wait_for(lock, std::chrono::milliseconds(options_.fsync_interval_ms),
+                               [&] { return !inbox_.empty() || writer_done_; });
           } else {
-            // The journal is intact; only restart time suffers. Poisoned segments show in status.
-            spdlog::error("snapshot failed: {}", s.ToString());
-            status = journal_->failure();
+            inbox_cv_.wait(lock, [&] { return !inbox_.empty() || writer_done_; });
           }
         }
+        if (inbox_.empty() && writer_done_) break;
+        if (overlap && options_.commit_wait_us > 0 && !writer_done_ && !inbox_.empty() &&
+            !inbox_.back().snapshot) {
+          // In flight: submitted and not answered (this inbox included). Half of that plus the
+          // clients just answered is what a balanced pair of rounds would hold.
+          const uint64_t in_flight = submitted_.load(std::memory_order_relaxed) -
+                                     answered_.load(std::memory_order_relaxed);
+          const size_t wanted = static_cast<size_t>(
+              (in_flight + last_answered_.load(std::memory_order_relaxed)) / 2);
+          if (inbox_submissions_ < wanted) {
+            commit_wanted_ = wanted;
+            inbox_cv_.wait_for(lock, commit_wait, [&] {
+              return inbox_submissions_ >= commit_wanted_ || writer_done_ ||
+                     inbox_.back().snapshot || inbox_ops_ >= kSyncInboxOpsMax / 2;
+            });
+            commit_wanted_ = 0;
+          }
+        }
+        rounds.swap(inbox_);
+        inbox_ops_ = 0;
+        inbox_submissions_ = 0;
+        inbox_space_cv_.notify_one();
       }
-      ops += round.ops;
-      for (auto& s : round.submissions) done.push_back(std::move(s));
-      RecyclePayloadBuffer(std::move(round.payload));
+      ticket = next_ticket_++;
+      status = journal_->failure();
+      for (Round& round : rounds) {
+        if (status.ok() && !round.payload.empty()) {
+          status = journal_->Append(round.payload);
+          appended = true;
+          unsynced_ = true;
+        }
+        if (status.ok() && round.snapshot) {
+          status = journal_->Sync();
+          if (status.ok()) {
+            unsynced_ = false;
+            const int64_t t0 = clock_->NowNs();
+            const uint64_t bytes = round.snapshot->bytes();
+            absl::Status s =
+                journal_->CommitSnapshot(std::move(round.snapshot), journal_->last_seq());
+            if (s.ok()) {
+              spdlog::info("snapshot at record {} ({} bytes) committed in {:.3f} s",
+                           journal_->last_seq(), bytes, (clock_->NowNs() - t0) / 1e9);
+            } else {
+              // The journal is intact; only restart time suffers. Poisoned segments show in
+              // status.
+              spdlog::error("snapshot failed: {}", s.ToString());
+              status = journal_->failure();
+            }
+          }
+        }
+        ops += round.ops;
+        for (auto& s : round.submissions) done.push_back(std::move(s));
+        RecyclePayloadBuffer(std::move(round.payload));
+      }
+      rounds.clear();
+      if (status.ok() && unsynced_) {
+        if (overlap) {
+          to_sync = journal_->active_segment();
+          unsynced_ = false;
+        } else if (options_.fsync == FsyncMode::kPeriodic &&
+                   clock_->NowNs() - last_sync_ns_ >= options_.fsync_interval_ms * 1'000'000) {
+          const int64_t t0 = clock_->NowNs();
+          status = journal_->Sync();
+          last_sync_ns_ = clock_->NowNs();
+          if (metrics_) metrics_->journal_fsync_seconds.Observe((last_sync_ns_ - t0) / 1e9);
+          unsynced_ = false;
+        }
+      }
     }
-    rounds.clear();
-    const int64_t now_ns = clock_->NowNs();
-    const bool sync_now =
-        unsynced_ && (options_.fsync == FsyncMode::kAlways ||
-                      (options_.fsync == FsyncMode::kPeriodic &&
-                       now_ns - last_sync_ns_ >= options_.fsync_interval_ms * 1'000'000));
-    if (status.ok() && sync_now) {
-      status = journal_->Sync();
-      const int64_t end_ns = clock_->NowNs();
-      if (metrics_) metrics_->journal_fsync_seconds.Observe((end_ns - now_ns) / 1e9);
-      last_sync_ns_ = end_ns;
-      unsynced_ = false;
+    if (to_sync) {
+      const int64_t t0 = clock_->NowNs();
+      absl::Status s = to_sync->Sync();
+      if (metrics_) metrics_->journal_fsync_seconds.Observe((clock_->NowNs() - t0) / 1e9);
+      to_sync.reset();
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> append_lock(append_mu_);
+        status = journal_->Poison(std::move(s));
+      }
     }
     if (metrics_ && appended) metrics_->journal_batch_size.Observe(static_cast<double>(ops));
-    if (!status.ok()) {
-      if (!failed_.exchange(true)) {
+    // Answer in ticket order: a round's replies may reflect the rounds appended before it, which
+    // are durable only once their own syncs have returned.
+    {
+      std::unique_lock<std::mutex> turn(turn_mu_);
+      turn_cv_.wait(turn, [&] { return answered_ticket_ == ticket - 1; });
+    }
+    const size_t answered = done.size();
+    if (!status.ok() || failed_.load(std::memory_order_acquire)) {
+      if (!status.ok() && !failed_.exchange(true)) {
         spdlog::error("journal failed, answering 503 until restart: {}", status.ToString());
         if (metrics_) metrics_->journal_failures.Inc();
       }
@@ -388,7 +453,15 @@ void Writer::SyncLoop() {
     } else {
       CompleteAll(&done);
     }
+    last_answered_.store(answered, std::memory_order_relaxed);
+    answered_.fetch_add(answered, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> turn(turn_mu_);
+      answered_ticket_ = ticket;
+    }
+    turn_cv_.notify_all();
   }
+  std::lock_guard<std::mutex> append_lock(append_mu_);
   if (unsynced_ && journal_->failure().ok()) {
     if (journal_->Sync().ok()) unsynced_ = false;
   }
@@ -404,7 +477,9 @@ void Writer::Stop() {
     queue_cv_.notify_one();
   }
   if (writer_thread_.joinable()) writer_thread_.join();
-  if (sync_thread_.joinable()) sync_thread_.join();
+  for (std::thread& t : sync_threads_) {
+    if (t.joinable()) t.join();
+  }
   journal_.reset();
 }
 

@@ -41,6 +41,7 @@
 //
 // Thread safety: Submit() from any thread; Start()/Stop() from one controlling thread.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -76,6 +77,7 @@ inline constexpr size_t kSparePayloadBytesMax = 16u << 20;
 inline constexpr size_t kApplyPrefetchOps = 4;
 // A snapshot is streamed to its file in pieces of this size.
 inline constexpr size_t kSnapshotChunkBytes = 1u << 20;
+inline constexpr int kSyncsInFlightMax = 8;
 
 struct WriterOptions {
   FsyncMode fsync = FsyncMode::kAlways;
@@ -90,6 +92,23 @@ struct WriterOptions {
   uint64_t snapshot_interval_bytes = 16ull << 20;
   int64_t expiry_interval_ms = 10;
   bool snapshot_on_stop = true;
+  // kAlways: how long the sync thread may hold a round back to let it grow (0: never). It waits
+  // only while the round holds fewer than half the submissions it expects soon: those in flight
+  // (submitted, not yet answered) plus those it just answered, whose clients are likely to come
+  // right back (a closed loop). A lone client (1 in flight) never waits; at 64 closed-loop clients
+  // rounds settle near 32 instead of whatever arrived during one fdatasync. Each fdatasync costs
+  // the machine far more than an operation (measured on this VM: ~0.2 ms of CPU, virtio kicks and
+  // the block completion), so fewer, larger rounds leave more CPU for operations.
+  int64_t commit_wait_us = 0;
+  // kAlways: fdatasyncs in flight at once (one per sync thread). Round N+1 is written and its
+  // fdatasync started while round N's is still running (measured on the dev VM's virtio disk: two
+  // concurrent O_DSYNC 4 KiB writes complete 1.65x as many per second as one at a time). Rounds are
+  // still appended in order and answered in order, each only after its own fdatasync AND every
+  // earlier round's, so no reply reflects state that is not durable. A crash between two such syncs
+  // can leave a later round on disk behind a torn earlier one: recovery treats it as the torn tail it
+  // is (nothing of it was acknowledged). Rolling to a new segment syncs the old one first, so this
+  // never spans two segments.
+  int syncs_in_flight = 2;
 };
 
 // Recovers the engine from `journal_options.dir` (snapshot + journal) without starting anything.
@@ -161,10 +180,23 @@ class Writer {
   OpResult scratch_result_;           // ResultMode::kFailures: the result of the current op
   std::string snapshot_chunk_;        // reused piece of the snapshot being streamed
 
-  // Sync thread only (after construction), except Journal::StartSnapshot (writer thread).
+  // Sync threads, under append_mu_ (after construction), except Journal::StartSnapshot (writer
+  // thread) and the fdatasync of Journal::active_segment() (outside it).
+  std::mutex append_mu_;
   std::unique_ptr<Journal> journal_;
   int64_t last_sync_ns_ = 0;
   bool unsynced_ = false;
+  uint64_t next_ticket_ = 1;  // rounds taken from the inbox, in append order
+
+  // Rounds are answered in ticket order.
+  std::mutex turn_mu_;
+  std::condition_variable turn_cv_;
+  uint64_t answered_ticket_ = 0;  // guarded by turn_mu_
+
+  // For the commit wait's estimate of what is in flight.
+  std::atomic<uint64_t> submitted_{0};      // accepted by Submit
+  std::atomic<uint64_t> answered_{0};       // answered by the sync threads
+  std::atomic<size_t> last_answered_{0};    // submissions of the last round answered
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -176,6 +208,10 @@ class Writer {
   std::condition_variable inbox_space_cv_;  // writer waits for room
   std::deque<Round> inbox_;                 // guarded by inbox_mu_
   size_t inbox_ops_ = 0;                    // guarded by inbox_mu_
+  size_t inbox_submissions_ = 0;            // guarded by inbox_mu_
+  // The sync thread is holding a round back until the inbox holds this many submissions (0: not
+  // waiting); HandOff wakes it only once that is reached.  Guarded by inbox_mu_.
+  size_t commit_wanted_ = 0;
   bool writer_done_ = false;                // guarded by inbox_mu_
 
   std::mutex spare_mu_;                      // after inbox_mu_ when both are held
@@ -185,7 +221,7 @@ class Writer {
   std::mutex stop_mu_;
   bool stopped_ = false;
   std::thread writer_thread_;
-  std::thread sync_thread_;
+  std::vector<std::thread> sync_threads_;
 };
 
 }  // namespace inventory

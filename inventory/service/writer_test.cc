@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -46,12 +47,21 @@ class WriterTest : public ::testing::Test {
     EXPECT_TRUE(w.ok()) << w.status();
     return w.ok() ? std::move(*w) : nullptr;
   }
-  OpResult Run(Writer* w, Operation op) {
+  std::future<OpResult> Start(Writer* w, Operation op) {
     auto s = std::make_unique<TestSubmission>();
     s->ops.push_back(std::move(op));
     auto f = s->done.get_future();
     w->Submit(std::move(s));
-    return f.get();
+    return f;
+  }
+  OpResult Run(Writer* w, Operation op) { return Start(w, std::move(op)).get(); }
+  // Polls `done` for up to 10 s.
+  static bool Eventually(const std::function<bool()>& done) {
+    for (int i = 0; i < 1000; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
   }
   BatchReply RunBatch(Writer* w, std::vector<Operation> ops, ResultMode mode) {
     auto s = std::make_unique<BatchSubmission>();
@@ -164,6 +174,46 @@ TEST_F(WriterTest, JournalFailureAnswersUnavailableNeverSuccess) {
   w = Open();
   OpResult sku = Run(w.get(), GetSku("a"));
   EXPECT_EQ(sku.sku.available + sku.sku.reserved, 10);
+}
+
+// Overlapped fdatasyncs (syncs_in_flight): a round whose sync returned first still waits for every
+// earlier round's sync before it is answered, so no reply reflects state that is not durable.
+TEST_F(WriterTest, OverlappedSyncsAnswerInOrderAfterEveryEarlierSync) {
+  auto w = Open(WriterOptions{.syncs_in_flight = 2});
+  ASSERT_EQ(Run(w.get(), Adjust("a", 10, "seed")).outcome, Outcome::kOk);
+  env_.HoldNextSync();
+  auto first = Start(w.get(), Reserve("r1", "a", 1, 60'000));
+  ASSERT_TRUE(Eventually([&] { return env_.sync_held(); }));
+  const uint64_t syncs = env_.syncs();
+  auto second = Start(w.get(), Reserve("r2", "a", 1, 60'000));
+  // The second round's sync runs and returns while the first one's is held ...
+  ASSERT_TRUE(Eventually([&] { return env_.syncs() > syncs; }));
+  // ... but it is not answered before the first.
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  EXPECT_EQ(first.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  env_.ReleaseHeldSync(/*fail=*/false);
+  EXPECT_EQ(first.get().outcome, Outcome::kCreated);
+  EXPECT_EQ(second.get().outcome, Outcome::kCreated);
+  EXPECT_TRUE(w->healthy());
+  EXPECT_EQ(Run(w.get(), GetSku("a")).sku.reserved, 2);
+}
+
+// An earlier round's failed sync fails the later rounds too, even when their own syncs succeeded:
+// after an fdatasync error nothing unacknowledged is known to be on disk.
+TEST_F(WriterTest, OverlappedSyncFailureFailsEveryLaterRound) {
+  auto w = Open(WriterOptions{.syncs_in_flight = 2});
+  ASSERT_EQ(Run(w.get(), Adjust("a", 10, "seed")).outcome, Outcome::kOk);
+  env_.HoldNextSync();
+  auto first = Start(w.get(), Reserve("r1", "a", 1, 60'000));
+  ASSERT_TRUE(Eventually([&] { return env_.sync_held(); }));
+  const uint64_t syncs = env_.syncs();
+  auto second = Start(w.get(), Reserve("r2", "a", 1, 60'000));
+  ASSERT_TRUE(Eventually([&] { return env_.syncs() > syncs; }));
+  env_.ReleaseHeldSync(/*fail=*/true);
+  EXPECT_EQ(first.get().outcome, Outcome::kUnavailable);
+  EXPECT_EQ(second.get().outcome, Outcome::kUnavailable);
+  EXPECT_FALSE(w->healthy());
+  EXPECT_EQ(Run(w.get(), GetSku("a")).outcome, Outcome::kUnavailable);
 }
 
 TEST_F(WriterTest, ExpiryReturnsStockWithoutTraffic) {

@@ -1,0 +1,39 @@
+#include "core/process/scheduler.h"
+
+#include <fmt/format.h>
+#include <sched.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
+
+namespace core {
+
+void AddSchedulerOption(CLI::App& app, std::string* policy) {
+  *policy = std::string(kDefaultScheduler);
+  app.add_option("--scheduler", *policy,
+                 "thread scheduling policy: batch (SCHED_BATCH: a woken thread does not preempt "
+                 "its waker; default) | other (SCHED_OTHER)")
+      ->check(CLI::IsMember({"batch", "other"}));
+}
+
+absl::Status ApplyScheduler(std::string_view policy) {
+  int native = 0;
+  if (policy == "batch") {
+    native = SCHED_BATCH;
+  } else if (policy == "other") {
+    native = SCHED_OTHER;
+  } else {
+    return absl::InvalidArgumentError(
+        fmt::format("scheduler '{}': expected batch or other", policy));
+  }
+  sched_param param{};
+  param.sched_priority = 0;
+  if (sched_setscheduler(0, native, &param) != 0) {
+    return absl::InternalError(
+        fmt::format("sched_setscheduler({}): {}", policy, std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace core
