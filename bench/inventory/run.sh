@@ -2,7 +2,7 @@
 # Side-by-side inventory reservations: stockd (durable group commit) vs Redis 7 + Lua (appendonly,
 # appendfsync everysec) vs PostgreSQL 15 (fsync on, synchronous_commit on).
 #
-#   bench/inventory/run.sh [BUILD_DIR]   (env: DURATION_S=5 WARMUP_S=1 CONNECTIONS=64 BATCH=64
+#   bench/inventory/run.sh [BUILD_DIR]   (env: STOCKD_ARGS="" DURATION_S=5 WARMUP_S=1 CONNECTIONS=64 BATCH=64
 #                                         SKUS=100000 WORKLOADS="hot uniform" TARGETS="..." ROUNDS=3
 #                                         LARGE_BATCH=1024 LARGE_TARGETS="...")
 #
@@ -111,7 +111,7 @@ start_stockd() {
   local dir="$TMP/stockd-$1"
   STOCKD_DIR=$dir
   mkdir -p "$dir/data"
-  taskset -c 0 "$STOCKD" --data-dir "$dir/data" --http-port "$STOCKD_HTTP_PORT" \
+  taskset -c 0 "$STOCKD" ${STOCKD_ARGS:-} --data-dir "$dir/data" --http-port "$STOCKD_HTTP_PORT" \
     --grpc-port "$STOCKD_GRPC_PORT" --ready-file "$dir/ready.json" >"$dir/stockd.log" 2>&1 &
   STOCKD_PID=$!
   wait_for "stockd (see $dir/stockd.log)" test -s "$dir/ready.json"

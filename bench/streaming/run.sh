@@ -48,7 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-taskset -c 0 "$WORKER" --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 --http-port "$WORKER_HTTP" \
+taskset -c 0 "$WORKER" ${WORKER_ARGS:-} --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 --http-port "$WORKER_HTTP" \
   --grpc-port "$WORKER_GRPC" >"$TMP/worker.log" 2>&1 &
 PIDS+=($!)
 cat >"$TMP/gateway.yaml" <<YAML
@@ -59,7 +59,7 @@ workers:
   static: ["127.0.0.1:$WORKER_HTTP"]
   static_grpc: ["127.0.0.1:$WORKER_GRPC"]
 YAML
-taskset -c 1 "$GATEWAY" --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
+taskset -c 1 "$GATEWAY" ${GATEWAY_ARGS:-} --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
 PIDS+=($!)
 
 ready() { curl -sf -o /dev/null "http://127.0.0.1:$1/v2/health/ready"; }
