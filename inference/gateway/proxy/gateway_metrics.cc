@@ -1,9 +1,16 @@
 #include "inference/gateway/proxy/gateway_metrics.h"
 
+#include <atomic>
+
 namespace inference::gateway {
 
+namespace {
+std::atomic<uint64_t> next_metrics_id{1};
+}  // namespace
+
 GatewayMetrics::GatewayMetrics()
-    : requests_(registry_.AddCounter("gateway_requests_total",
+    : id_(next_metrics_id.fetch_add(1, std::memory_order_relaxed)),
+      requests_(registry_.AddCounter("gateway_requests_total",
                                      "Requests by model, version, QoS level and outcome.",
                                      {"model", "version", "qos", "outcome"})),
       upstream_latency_(registry_.AddHistogram("gateway_upstream_request_duration_seconds",

@@ -23,8 +23,12 @@
 // Thread safety: as core::Registry (every method from any thread).
 
 #include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "core/metrics/registry.h"
 #include "inference/gateway/qos/qos_admission.h"
 
@@ -35,12 +39,14 @@ class GatewayMetrics {
   GatewayMetrics();
   core::Registry& registry() { return registry_; }
 
+  // Per request: the children come from a per-thread cache (no family mutex, no label-key
+  // allocation once warm; the family's lookup only on a miss).
   void CountRequest(std::string_view model, std::string_view version, QosLevel qos,
                     std::string_view outcome) {
-    requests_.WithLabels({model, version, QosName(qos), outcome}).Inc();
+    Cached<core::Counter>(requests_, 'r', {model, version, QosName(qos), outcome}).Inc();
   }
   core::Histogram& UpstreamLatency(std::string_view endpoint) {
-    return upstream_latency_.WithLabels({endpoint});
+    return Cached<core::Histogram>(upstream_latency_, 'u', {endpoint});
   }
   core::Gauge& BreakerState(std::string_view endpoint) {
     return breaker_state_.WithLabels({endpoint});
@@ -70,6 +76,35 @@ class GatewayMetrics {
   core::Counter& stream_upstream_failures() { return stream_upstream_failures_; }
 
  private:
+  // Children of this instance's families already looked up by the calling thread. Keyed by
+  // instance id (never reused, unlike an address), family tag and the label values; bounded by
+  // kChildCacheEntriesMax per thread (cleared when full: a miss only costs the family lookup).
+  static constexpr size_t kChildCacheEntriesMax = 4096;
+  template <typename Metric, typename Family>
+  Metric& Cached(Family& family, char tag, std::initializer_list<std::string_view> labels) {
+    struct Cache {
+      absl::flat_hash_map<std::string, void*> children;
+      std::string key;
+    };
+    thread_local Cache cache;
+    std::string& key = cache.key;
+    key.assign(reinterpret_cast<const char*>(&id_), sizeof(id_));
+    key.push_back(tag);
+    for (std::string_view l : labels) {  // length-prefixed: no two label lists share a key
+      const uint32_t n = static_cast<uint32_t>(l.size());
+      key.append(reinterpret_cast<const char*>(&n), sizeof(n));
+      key.append(l);
+    }
+    if (auto it = cache.children.find(key); it != cache.children.end()) {
+      return *static_cast<Metric*>(it->second);
+    }
+    Metric& m = family.WithLabels(labels);
+    if (cache.children.size() >= kChildCacheEntriesMax) cache.children.clear();
+    cache.children.emplace(key, &m);
+    return m;
+  }
+
+  const uint64_t id_;
   core::Registry registry_;
   core::CounterFamily& requests_;
   core::HistogramFamily& upstream_latency_;

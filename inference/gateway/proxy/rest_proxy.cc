@@ -1,6 +1,7 @@
 #include "inference/gateway/proxy/rest_proxy.h"
 
 #include <charconv>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <utility>
@@ -77,17 +78,28 @@ RestProxy::RestProxy(RestProxyOptions options, EndpointSet* endpoints, UpstreamP
       clock_(clock),
       streams_(streams) {}
 
-bool RestProxy::AppendParameters(std::string* body, int priority, int64_t timeout_us) {
-  size_t end = body->find_last_not_of(" \t\r\n");
-  size_t begin = body->find_first_not_of(" \t\r\n");
-  if (end == std::string::npos || (*body)[end] != '}' || (*body)[begin] != '{') return false;
-  size_t before = body->find_last_not_of(" \t\r\n", end - 1);
+size_t RestProxy::ParametersMember(std::string_view body, int priority, int64_t timeout_us,
+                                   std::string* member) {
+  const size_t end = body.find_last_not_of(" \t\r\n");
+  const size_t begin = body.find_first_not_of(" \t\r\n");
+  if (end == std::string_view::npos || body[end] != '}' || body[begin] != '{') {
+    return std::string_view::npos;
+  }
+  const size_t before = body.find_last_not_of(" \t\r\n", end - 1);
   const bool empty_object = before == begin;
-  std::string params = empty_object ? "" : ",";
-  params.append(fmt::format("\"parameters\":{{\"priority\":{}", priority));
-  if (timeout_us > 0) params.append(fmt::format(",\"timeout\":{}", timeout_us));
-  params.push_back('}');
-  body->insert(end, params);
+  member->clear();
+  if (!empty_object) member->push_back(',');
+  fmt::format_to(std::back_inserter(*member), "\"parameters\":{{\"priority\":{}", priority);
+  if (timeout_us > 0) fmt::format_to(std::back_inserter(*member), ",\"timeout\":{}", timeout_us);
+  member->push_back('}');
+  return end;
+}
+
+bool RestProxy::AppendParameters(std::string* body, int priority, int64_t timeout_us) {
+  std::string member;
+  const size_t at = ParametersMember(*body, priority, timeout_us, &member);
+  if (at == std::string_view::npos) return false;
+  body->insert(at, member);
   return true;
 }
 
@@ -223,16 +235,27 @@ void RestProxy::Infer(Request& req, Responder responder) {
     }
   }
   call->deadline_ns = call->start_ns + timeout_ms * 1'000'000;
-  std::string body(req.body);
-  AppendParameters(&body, WorkerPriority(call->qos), timeout_ms * 1000);
+  // The worker's request in one buffer: head, then the client's body with "parameters" spliced in
+  // before its closing brace (a body that is no JSON object goes as it is: the worker answers 400).
+  const std::string_view body = req.body;
+  std::string params;
+  const size_t at = ParametersMember(body, WorkerPriority(call->qos), timeout_ms * 1000, &params);
+  if (at == std::string_view::npos) params.clear();
   const std::string target = call->version.empty() ? fmt::format("/v2/models/{}/infer", call->model)
                                                    : fmt::format("/v2/models/{}/versions/{}/infer",
                                                                  call->model, call->version);
-  call->request.reserve(body.size() + 256);
-  AppendRequestHead(&call->request, "POST", target, body.size());
-  call->request.append(fmt::format("X-Request-Timeout-Ms: {}\r\ntraceparent: {}\r\n\r\n",
-                                   timeout_ms, call->trace.Header()));
-  call->request.append(body);
+  call->request.reserve(body.size() + params.size() + 256);
+  AppendRequestHead(&call->request, "POST", target, body.size() + params.size());
+  fmt::format_to(std::back_inserter(call->request),
+                 "X-Request-Timeout-Ms: {}\r\ntraceparent: {}\r\n\r\n", timeout_ms,
+                 call->trace.Header());
+  if (at == std::string_view::npos) {
+    call->request.append(body);
+  } else {
+    call->request.append(body.substr(0, at));
+    call->request.append(params);
+    call->request.append(body.substr(at));
+  }
   call->responder = std::move(responder);
   Attempt(std::move(call), nullptr);
 }
@@ -257,12 +280,12 @@ void RestProxy::Attempt(std::shared_ptr<InferCall> call, const Endpoint* exclude
   e->inflight.fetch_add(1, std::memory_order_relaxed);
   e->requests.fetch_add(1, std::memory_order_relaxed);
   const int64_t remaining_ms = std::max<int64_t>(1, (call->deadline_ns - now_ns) / 1'000'000);
-  // The first attempt keeps the bytes for a possible retry; the retry hands them over.
-  std::string request = call->attempts == 1 ? call->request : std::move(call->request);
+  // The pool hands the bytes back in the response (UpstreamResponse::request) for a retry.
   pool_->Send(
-      TransportOf(*e)->target, std::move(request), remaining_ms,
+      TransportOf(*e)->target, std::move(call->request), remaining_ms,
       [this, call, e, sent_ns = now_ns](UpstreamResponse&& r) mutable {
         e->inflight.fetch_sub(1, std::memory_order_relaxed);
+        call->request = std::move(r.request);
         const double latency_us = static_cast<double>(clock_->NowNs() - sent_ns) / 1000;
         const bool may_retry = call->attempts == 1;
         if (!r.status.ok()) {

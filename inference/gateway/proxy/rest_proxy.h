@@ -57,6 +57,11 @@ class RestProxy {
   // JSON object in `body`; later keys win in the worker's decoder, so the gateway's priority
   // overrides a client's. Returns false (body unchanged) when `body` is not a JSON object.
   static bool AppendParameters(std::string* body, int priority, int64_t timeout_us);
+  // The same member for `body` without changing it: writes `,"parameters":{...}` (no comma for an
+  // empty object) to *member and returns where it goes (the closing brace); npos when `body` is no
+  // JSON object.
+  static size_t ParametersMember(std::string_view body, int priority, int64_t timeout_us,
+                                 std::string* member);
 
  private:
   struct InferCall;

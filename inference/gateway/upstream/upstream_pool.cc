@@ -148,6 +148,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto& res = parser_->get();
     UpstreamResponse out;
     out.reached_worker = true;
+    out.request = std::move(request_);
     out.http_status = static_cast<int>(res.result_int());
     out.body = std::move(res.body());
     if (auto it = res.find(http::field::content_type); it != res.end()) {
@@ -178,6 +179,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     UpstreamResponse out;
     out.status = std::move(status);
     out.reached_worker = reached_worker;
+    out.request = std::move(request_);
     done(std::move(out));
   }
 
@@ -274,6 +276,7 @@ void UpstreamPool::Start(const std::shared_ptr<UpstreamTarget>& target,
         out.status = absl::ResourceExhaustedError(fmt::format("upstream {}: {} connections in use",
                                                               target->address().ToString(),
                                                               target->connections_));
+        out.request = std::move(request);
         done(std::move(out));
         return;
       }

@@ -44,6 +44,9 @@ struct UpstreamResponse {
   std::string body;
   std::string content_type;
   std::string retry_after;
+  // The request's bytes, handed back unchanged (success or failure), so a caller that retries on
+  // another endpoint needs no copy kept aside.
+  std::string request;
 };
 
 using UpstreamCallback = std::function<void(UpstreamResponse&&)>;
