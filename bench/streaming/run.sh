@@ -7,7 +7,7 @@
 # with the same load: infer-stream-load, STREAMS concurrent streams (default 32), each running
 # REQUESTS generations of MAX_TOKENS tokens one after the other.
 #
-#   bench/streaming/run.sh [BUILD_DIR]   (env: STREAMS=32 REQUESTS=40 MAX_TOKENS=64 MODELS_DIR=models
+#   bench/streaming/run.sh [BUILD_DIR]   (env: WORKER_ARGS="" GATEWAY_ARGS="" STREAMS=32 REQUESTS=40 MAX_TOKENS=64 MODELS_DIR=models
 #                                         ROUNDS=3)
 #
 # Pinning (2 cores), as bench/gateway/run.sh: the worker on core 0; the gateway and the load

@@ -7,7 +7,9 @@
 //
 // Pipelining: while the sync thread waits for fdatasync of round N, the writer thread keeps
 // applying the next submissions into round N+1 (the inbox merges them), so the engine never idles
-// on the disk. Replies of round N+1 are sent only after its own fsync, and rounds are written in
+// on the disk. In kAlways mode there are WriterOptions::syncs_in_flight sync threads: one at a
+// time takes the inbox and appends it (records stay in order), then fdatasyncs outside the lock,
+// overlapping the others' fdatasyncs; rounds are answered strictly in the order they were taken. Replies of round N+1 are sent only after its own fsync, and rounds are written in
 // order, so no reply ever reflects state that is not durable. Reads (GET) travel the same path for
 // the same reason.
 //
@@ -98,7 +100,8 @@ struct WriterOptions {
   // right back (a closed loop). A lone client (1 in flight) never waits; at 64 closed-loop clients
   // rounds settle near 32 instead of whatever arrived during one fdatasync. Each fdatasync costs
   // the machine far more than an operation (measured on this VM: ~0.2 ms of CPU, virtio kicks and
-  // the block completion), so fewer, larger rounds leave more CPU for operations.
+  // the block completion), so fewer, larger rounds leave more CPU for operations. Default off: with
+  // overlapped syncs and SCHED_BATCH it measured no better (docs/benchmarks.md).
   int64_t commit_wait_us = 0;
   // kAlways: fdatasyncs in flight at once (one per sync thread). Round N+1 is written and its
   // fdatasync started while round N's is still running (measured on the dev VM's virtio disk: two
