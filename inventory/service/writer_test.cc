@@ -111,6 +111,8 @@ class WriterTest : public ::testing::Test {
     op.sku = std::move(sku);
     return op;
   }
+  void StartTwoRoundsFirstSyncHeld(Writer* w, std::future<OpResult>* first,
+                                   std::future<OpResult>* second);
   FaultEnv env_;
   core::FakeClock clock_;
 };
@@ -178,17 +180,24 @@ TEST_F(WriterTest, JournalFailureAnswersUnavailableNeverSuccess) {
 
 // Overlapped fdatasyncs (syncs_in_flight): a round whose sync returned first still waits for every
 // earlier round's sync before it is answered, so no reply reflects state that is not durable.
-TEST_F(WriterTest, OverlappedSyncsAnswerInOrderAfterEveryEarlierSync) {
-  auto w = Open(WriterOptions{.syncs_in_flight = 2});
-  ASSERT_EQ(Run(w.get(), Adjust("a", 10, "seed")).outcome, Outcome::kOk);
+// Two reservations on SKU "a" (stock 10) in two rounds: the first round's sync held back by the
+// env, the second's returned (the writer runs two syncs in flight).
+void WriterTest::StartTwoRoundsFirstSyncHeld(Writer* w, std::future<OpResult>* first,
+                                             std::future<OpResult>* second) {
+  ASSERT_EQ(Run(w, Adjust("a", 10, "seed")).outcome, Outcome::kOk);
   env_.HoldNextSync();
-  auto first = Start(w.get(), Reserve("r1", "a", 1, 60'000));
+  *first = Start(w, Reserve("r1", "a", 1, 60'000));
   ASSERT_TRUE(Eventually([&] { return env_.sync_held(); }));
   const uint64_t syncs = env_.syncs();
-  auto second = Start(w.get(), Reserve("r2", "a", 1, 60'000));
-  // The second round's sync runs and returns while the first one's is held ...
+  *second = Start(w, Reserve("r2", "a", 1, 60'000));
   ASSERT_TRUE(Eventually([&] { return env_.syncs() > syncs; }));
-  // ... but it is not answered before the first.
+}
+
+TEST_F(WriterTest, OverlappedSyncsAnswerInOrderAfterEveryEarlierSync) {
+  auto w = Open(WriterOptions{.syncs_in_flight = 2});
+  std::future<OpResult> first, second;
+  ASSERT_NO_FATAL_FAILURE(StartTwoRoundsFirstSyncHeld(w.get(), &first, &second));
+  // The second round's sync returned while the first one's is held, but it is not answered first.
   EXPECT_EQ(second.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
   EXPECT_EQ(first.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   env_.ReleaseHeldSync(/*fail=*/false);
@@ -202,13 +211,8 @@ TEST_F(WriterTest, OverlappedSyncsAnswerInOrderAfterEveryEarlierSync) {
 // after an fdatasync error nothing unacknowledged is known to be on disk.
 TEST_F(WriterTest, OverlappedSyncFailureFailsEveryLaterRound) {
   auto w = Open(WriterOptions{.syncs_in_flight = 2});
-  ASSERT_EQ(Run(w.get(), Adjust("a", 10, "seed")).outcome, Outcome::kOk);
-  env_.HoldNextSync();
-  auto first = Start(w.get(), Reserve("r1", "a", 1, 60'000));
-  ASSERT_TRUE(Eventually([&] { return env_.sync_held(); }));
-  const uint64_t syncs = env_.syncs();
-  auto second = Start(w.get(), Reserve("r2", "a", 1, 60'000));
-  ASSERT_TRUE(Eventually([&] { return env_.syncs() > syncs; }));
+  std::future<OpResult> first, second;
+  ASSERT_NO_FATAL_FAILURE(StartTwoRoundsFirstSyncHeld(w.get(), &first, &second));
   env_.ReleaseHeldSync(/*fail=*/true);
   EXPECT_EQ(first.get().outcome, Outcome::kUnavailable);
   EXPECT_EQ(second.get().outcome, Outcome::kUnavailable);
