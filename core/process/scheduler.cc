@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace core {
@@ -33,6 +34,14 @@ absl::Status ApplyScheduler(std::string_view policy) {
     return absl::InternalError(
         fmt::format("sched_setscheduler({}): {}", policy, std::strerror(errno)));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ApplySchedulerOption(const CLI::App& app, const std::string& policy) {
+  absl::Status status = ApplyScheduler(policy);
+  if (status.ok() || app.count("--scheduler") > 0) return status;
+  std::fprintf(stderr, "warning: default scheduling policy not applied (%s); running with the "
+               "kernel default\n", std::string(status.message()).c_str());
   return absl::OkStatus();
 }
 

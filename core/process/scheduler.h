@@ -29,5 +29,9 @@ void AddSchedulerOption(CLI::App& app, std::string* policy);
 // Applies `policy` to the calling thread (call before starting threads). InvalidArgument for an
 // unknown name; the OS error otherwise.
 absl::Status ApplyScheduler(std::string_view policy);
+// Applies the parsed --scheduler of `app` (after parsing, before starting threads). A policy given
+// on the command line must apply (its error is returned); the default is a performance hint only:
+// if the OS refuses it (a seccomp profile, say), a warning goes to stderr and OK is returned.
+absl::Status ApplySchedulerOption(const CLI::App& app, const std::string& policy);
 
 }  // namespace core
