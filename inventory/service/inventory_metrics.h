@@ -14,8 +14,10 @@
 //
 // No per-SKU label anywhere: SKUs are unbounded client data.
 //
-// Thread safety: ObserveOperation is called by the sync thread only (its child cache is
-// unsynchronised on purpose); everything else is lock-free and callable from any thread.
+// Thread safety: ObserveOperation is called by the writer's sync threads one at a time: a round is
+// answered only after the previous one, handed over through the writer's turn mutex, which also
+// orders the calls (its child cache is unsynchronised on purpose); everything else is lock-free and
+// callable from any thread.
 
 #include <array>
 
