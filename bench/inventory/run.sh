@@ -2,7 +2,7 @@
 # Side-by-side inventory reservations: stockd (durable group commit) vs Redis 7 + Lua (appendonly,
 # appendfsync everysec) vs PostgreSQL 15 (fsync on, synchronous_commit on).
 #
-#   bench/inventory/run.sh [BUILD_DIR]   (env: STOCKD_ARGS="" DURATION_S=5 WARMUP_S=1 CONNECTIONS=64 BATCH=64
+#   bench/inventory/run.sh [BUILD_DIR]   (env: STOCKD_ARGS="" PEERS_SCHEDULER=other DURATION_S=5 WARMUP_S=1 CONNECTIONS=64 BATCH=64
 #                                         SKUS=100000 WORKLOADS="hot uniform" TARGETS="..." ROUNDS=3
 #                                         LARGE_BATCH=1024 LARGE_TARGETS="...")
 #
@@ -79,12 +79,21 @@ wait_for() {  # wait_for DESCRIPTION COMMAND...
   exit 1
 }
 
+# The peers run under the kernel's default scheduling policy, as their users run them; PEERS_SCHEDULER=batch
+# runs them under SCHED_BATCH like stockd's default (--scheduler), to compare like with like.
+PEER_SCHED=()
+case "${PEERS_SCHEDULER:-other}" in
+  other) ;;
+  batch) PEER_SCHED=(chrt -b 0) ;;
+  *) echo "PEERS_SCHEDULER: expected other or batch" >&2; exit 2 ;;
+esac
+
 needs() { [[ " $TARGETS " == *" $1 "* ]] || { [ "$LARGE_BATCH" -gt 0 ] && [[ " $LARGE_TARGETS " == *" $1 "* ]]; }; }
 
 # --- Redis 7: AOF with fsync every second (the usual "durable enough" setting), no RDB snapshots.
 if needs redis-lua || needs redis-lua-pipelined; then
   mkdir -p "$TMP/redis"
-  taskset -c 0 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP/redis" \
+  "${PEER_SCHED[@]}" taskset -c 0 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP/redis" \
     --appendonly yes --appendfsync everysec --save '' --daemonize no \
     --logfile "$TMP/redis/redis.log" &
   REDIS_PID=$!
@@ -98,7 +107,7 @@ if needs postgres; then
   "${AS_PG[@]}" "$PG_BIN/initdb" -D "$TMP/pg" -U bench -A trust --no-sync >"$TMP/initdb.log" 2>&1 \
     || { cat "$TMP/initdb.log" >&2; exit 1; }
   PG_STARTED=1
-  "${AS_PG[@]}" taskset -c 0 "$PG_BIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg/server.log" -w start -o \
+  "${PEER_SCHED[@]}" "${AS_PG[@]}" taskset -c 0 "$PG_BIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg/server.log" -w start -o \
     "-p $PG_PORT -k $TMP/pgsock -c listen_addresses=127.0.0.1 -c max_connections=200 \
      -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB \
      -c max_wal_size=4GB -c checkpoint_timeout=15min" >/dev/null
