@@ -324,12 +324,23 @@ void Writer::HandOff(Round round) {
   } else {
     inbox_.push_back(std::move(round));
   }
-  // While the sync thread holds a round back it only wants to hear of a full one (or a sealed one,
-  // which cannot grow).
-  if (commit_wanted_ == 0 || inbox_submissions_ >= commit_wanted_ || inbox_.back().snapshot ||
-      inbox_ops_ >= kSyncInboxOpsMax / 2) {
-    inbox_cv_.notify_one();
+  // While a sync thread holds a round back it only wants to hear of the end of its wait.
+  if (commit_wanted_ == 0 || CommitWaitOverLocked()) inbox_cv_.notify_one();
+}
+
+bool Writer::CommitWaitOverLocked() const {
+  // A sealed round cannot grow; a half-full inbox is enough to sync.
+  return inbox_submissions_ >= commit_wanted_ || inbox_.back().snapshot ||
+         inbox_ops_ >= kSyncInboxOpsMax / 2;
+}
+
+void Writer::ApplySyncFailureLocked() {
+  absl::Status failure;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    failure = std::exchange(sync_failure_, absl::OkStatus());
   }
+  if (!failure.ok() && journal_->failure().ok()) journal_->Poison(std::move(failure)).IgnoreError();
 }
 
 void Writer::SyncLoop() {
@@ -368,10 +379,8 @@ void Writer::SyncLoop() {
               (in_flight + last_answered_.load(std::memory_order_relaxed)) / 2);
           if (inbox_submissions_ < wanted) {
             commit_wanted_ = wanted;
-            inbox_cv_.wait_for(lock, commit_wait, [&] {
-              return inbox_submissions_ >= commit_wanted_ || writer_done_ ||
-                     inbox_.back().snapshot || inbox_ops_ >= kSyncInboxOpsMax / 2;
-            });
+            inbox_cv_.wait_for(lock, commit_wait,
+                               [&] { return writer_done_ || CommitWaitOverLocked(); });
             commit_wanted_ = 0;
           }
         }
@@ -381,6 +390,7 @@ void Writer::SyncLoop() {
         inbox_space_cv_.notify_one();
       }
       ticket = next_ticket_++;
+      ApplySyncFailureLocked();
       status = journal_->failure();
       for (Round& round : rounds) {
         if (status.ok() && !round.payload.empty()) {
@@ -432,8 +442,9 @@ void Writer::SyncLoop() {
       if (metrics_) metrics_->journal_fsync_seconds.Observe((clock_->NowNs() - t0) / 1e9);
       to_sync.reset();
       if (!s.ok()) {
-        std::lock_guard<std::mutex> append_lock(append_mu_);
-        status = journal_->Poison(std::move(s));
+        status = s;
+        std::lock_guard<std::mutex> lock(inbox_mu_);
+        if (sync_failure_.ok()) sync_failure_ = std::move(s);
       }
     }
     if (metrics_ && appended) metrics_->journal_batch_size.Observe(static_cast<double>(ops));
@@ -462,6 +473,7 @@ void Writer::SyncLoop() {
     turn_cv_.notify_all();
   }
   std::lock_guard<std::mutex> append_lock(append_mu_);
+  ApplySyncFailureLocked();
   if (unsynced_ && journal_->failure().ok()) {
     if (journal_->Sync().ok()) unsynced_ = false;
   }

@@ -9,8 +9,9 @@
 // applying the next submissions into round N+1 (the inbox merges them), so the engine never idles
 // on the disk. In kAlways mode there are WriterOptions::syncs_in_flight sync threads: one at a
 // time takes the inbox and appends it (records stay in order), then fdatasyncs outside the lock,
-// overlapping the others' fdatasyncs; rounds are answered strictly in the order they were taken. Replies of round N+1 are sent only after its own fsync, and rounds are written in
-// order, so no reply ever reflects state that is not durable. Reads (GET) travel the same path for
+// overlapping the others' fdatasyncs; rounds are answered strictly in the order they were taken.
+// Replies of round N+1 are sent only after its own fsync, and rounds are written in order, so no
+// reply ever reflects state that is not durable. Reads (GET) travel the same path for
 // the same reason.
 //
 // Durability modes (WriterOptions::fsync):
@@ -163,6 +164,11 @@ class Writer {
   void SyncLoop();
   void ApplyRound(std::vector<std::unique_ptr<Submission>>* taken);
   void HandOff(Round round);
+  // The sync thread holding a round back (commit_wanted_) may stop waiting. inbox_mu_ held, inbox
+  // not empty.
+  bool CommitWaitOverLocked() const;
+  // Poisons the journal with a sync failure another thread recorded, if any. append_mu_ held.
+  void ApplySyncFailureLocked();
   // Streams the engine state into a new snapshot file; null (logged) when that failed.
   std::unique_ptr<PendingSnapshot> StartSnapshot();
   void FailAll(std::vector<std::unique_ptr<Submission>>* subs, Outcome outcome);
@@ -216,6 +222,11 @@ class Writer {
   // waiting); HandOff wakes it only once that is reached.  Guarded by inbox_mu_.
   size_t commit_wanted_ = 0;
   bool writer_done_ = false;                // guarded by inbox_mu_
+  // A failed overlapped fdatasync, not yet applied to the journal: the thread that saw it cannot
+  // take append_mu_ (another sync thread may hold it while waiting for work, and that work waits
+  // for this thread's answer), so the next thread to append poisons the journal with it. Its own
+  // round and every later one fail through failed_ (answers go in ticket order).
+  absl::Status sync_failure_;               // guarded by inbox_mu_
 
   std::mutex spare_mu_;                      // after inbox_mu_ when both are held
   std::vector<std::string> spare_payloads_;  // guarded by spare_mu_; empty, capacity kept
