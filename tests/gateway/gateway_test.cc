@@ -386,11 +386,12 @@ TEST(GatewayTest, KillNineUnderLoadLosesNothingThatDidNotReachTheModel) {
   EXPECT_GE(Metric(gw->port(), "gateway_upstream_retries_total"), 0);
 }
 
-// Elastic scaling with hysteresis. Twelve clients on one worker keep the pressure (gateway
-// in-flight plus worker queue depth, per ready worker) above scale_up_pressure, so a second worker
-// is started; it gets traffic only once its model is ready. One client afterwards keeps the
-// pressure below scale_down_pressure, so after scale_down_after evaluations the newest worker is
-// drained and stopped. No request fails at any point.
+// Elastic scaling with hysteresis. Twelve clients on one worker keep the pressure (the larger of
+// gateway in-flight and worker queue depth, per ready worker) above scale_up_pressure, so a second
+// worker is started; it gets traffic only once its model is ready. One client afterwards keeps the
+// pressure at or below 1 (one request counted on at most two workers, one of them a stale queue
+// depth, over two ready workers), under scale_down_pressure 1.5, so after scale_down_after
+// evaluations the newest worker is drained and stopped. No request fails at any point.
 TEST(GatewayTest, ElasticWorkersScaleUpUnderLoadAndDrainBackToMin) {
   // One pressure sample can read 0 even under load (on a small machine, while a new worker loads
   // its model, requests wait in the gateway's own I/O thread, not on an endpoint); 20 cold
@@ -398,7 +399,7 @@ TEST(GatewayTest, ElasticWorkersScaleUpUnderLoadAndDrainBackToMin) {
   constexpr int kScaleIntervalMs = 100, kScaleDownAfter = 20;
   auto gw = Gateway::Start(fmt::format(R"(
 workers: {{binary: {}, repo: {}, min: 1, max: 2, initial: 1, scale_interval_ms: {},
-          scale_up_pressure: 3, scale_down_pressure: 1, scale_up_after: 3,
+          scale_up_pressure: 3, scale_down_pressure: 1.5, scale_up_after: 3,
           scale_down_after: {}}}
 )",
                                        g_worker, Repo(), kScaleIntervalMs, kScaleDownAfter),

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -249,8 +250,8 @@ void WorkerSupervisor::Scale(int64_t now_ns) {
     ++active;
     if (s->endpoint && s->endpoint->ready.load()) {
       ++ready;
-      pressure +=
-          static_cast<double>(s->endpoint->inflight.load() + s->endpoint->queue_depth.load());
+      pressure += static_cast<double>(
+          std::max<int64_t>(s->endpoint->inflight.load(), s->endpoint->queue_depth.load()));
       latency += s->endpoint->worker_latency_ewma_us.load();
     }
   }

@@ -10,7 +10,9 @@
 // (core::Backoff, reset after it has stayed up for kStableUptimeMs).
 //
 // Elastic scaling, evaluated every scale_interval_ms from the live signals:
-//   pressure = mean over ready workers of (gateway in-flight + worker queue depth)
+//   pressure = mean over ready workers of max(gateway in-flight, worker queue depth)
+//              (a request this gateway sent that waits in the worker's queue is counted once;
+//              the worker's depth covers work other clients sent it)
 //   slow     = mean worker latency EWMA > scale_up_latency_us (0: ignored)
 //   scale up   when (pressure > scale_up_pressure or slow) in scale_up_after consecutive
 //              evaluations and workers < workers_max;
