@@ -63,12 +63,12 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <random>
-#include <cstdio>
 #include <string>
 #include <vector>
 

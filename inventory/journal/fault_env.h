@@ -20,10 +20,10 @@
 //
 // Thread safety: all methods may be called from any thread.
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <string>

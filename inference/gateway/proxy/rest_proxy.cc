@@ -95,14 +95,6 @@ size_t RestProxy::ParametersMember(std::string_view body, int priority, int64_t 
   return end;
 }
 
-bool RestProxy::AppendParameters(std::string* body, int priority, int64_t timeout_us) {
-  std::string member;
-  const size_t at = ParametersMember(*body, priority, timeout_us, &member);
-  if (at == std::string_view::npos) return false;
-  body->insert(at, member);
-  return true;
-}
-
 bool RestProxy::CheckAuth(Request& req, Responder& responder, bool admin) {
   AuthResult a = auth_->Authenticate(req.header("Authorization"));
   // A known key without admin rights gets 403 on admin endpoints even when over its rate.
@@ -238,9 +230,9 @@ void RestProxy::Infer(Request& req, Responder responder) {
   // The worker's request in one buffer: head, then the client's body with "parameters" spliced in
   // before its closing brace (a body that is no JSON object goes as it is: the worker answers 400).
   const std::string_view body = req.body;
-  std::string params;
-  const size_t at = ParametersMember(body, WorkerPriority(call->qos), timeout_ms * 1000, &params);
-  if (at == std::string_view::npos) params.clear();
+  std::string params;  // stays empty for a body that is no JSON object
+  size_t at = ParametersMember(body, WorkerPriority(call->qos), timeout_ms * 1000, &params);
+  if (at == std::string_view::npos) at = body.size();
   const std::string target = call->version.empty() ? fmt::format("/v2/models/{}/infer", call->model)
                                                    : fmt::format("/v2/models/{}/versions/{}/infer",
                                                                  call->model, call->version);
@@ -249,13 +241,9 @@ void RestProxy::Infer(Request& req, Responder responder) {
   fmt::format_to(std::back_inserter(call->request),
                  "X-Request-Timeout-Ms: {}\r\ntraceparent: {}\r\n\r\n", timeout_ms,
                  call->trace.Header());
-  if (at == std::string_view::npos) {
-    call->request.append(body);
-  } else {
-    call->request.append(body.substr(0, at));
-    call->request.append(params);
-    call->request.append(body.substr(at));
-  }
+  call->request.append(body.substr(0, at));
+  call->request.append(params);
+  call->request.append(body.substr(at));
   call->responder = std::move(responder);
   Attempt(std::move(call), nullptr);
 }

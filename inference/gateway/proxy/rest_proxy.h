@@ -53,12 +53,10 @@ class RestProxy {
             core::Clock* clock, StreamProxy* streams = nullptr);
   void Register(core::http::Router* router);
 
-  // Appends ,"parameters":{"priority":P,"timeout":T} (timeout omitted when <= 0) to the top-level
-  // JSON object in `body`; later keys win in the worker's decoder, so the gateway's priority
-  // overrides a client's. Returns false (body unchanged) when `body` is not a JSON object.
-  static bool AppendParameters(std::string* body, int priority, int64_t timeout_us);
-  // The same member for `body` without changing it: writes `,"parameters":{...}` (no comma for an
-  // empty object) to *member and returns where it goes (the closing brace); npos when `body` is no
+  // The member ,"parameters":{"priority":P,"timeout":T} (timeout omitted when <= 0; no comma for an
+  // empty object) to add to the top-level JSON object in `body`: written to *member, and the
+  // position to insert it at (the closing brace) returned. Later keys win in the worker's decoder,
+  // so the gateway's priority overrides a client's. npos (*member untouched) when `body` is not a
   // JSON object.
   static size_t ParametersMember(std::string_view body, int priority, int64_t timeout_us,
                                  std::string* member);
