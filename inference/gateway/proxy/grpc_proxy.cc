@@ -348,7 +348,7 @@ namespace {
 
 // Ends a stream at once with `status` (auth or argument errors before any message).
 class RefusedStream final
-    : public grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit RefusedStream(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -356,7 +356,7 @@ class RefusedStream final
 
 }  // namespace
 
-grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* GrpcProxy::ModelStreamInfer(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GrpcProxy::ModelStreamInfer(
     grpc::CallbackServerContext* ctx) {
   if (streams_ == nullptr) {
     return new RefusedStream(

@@ -21,7 +21,8 @@
 // ModelInfer is a raw (ByteBuffer) method: the gateway reads model_name/model_version from the
 // wire bytes without parsing tensors and forwards the client's slices plus a small suffix
 // (proxy/infer_request_wire.h) through a grpc::GenericStub; the worker's answer is passed back as
-// bytes, never parsed.
+// bytes, never parsed. ModelStreamInfer is raw too (streaming/grpc_stream_call.cc): each request
+// is parsed to route it and forwarded the same way; each response is relayed as the worker's bytes.
 //
 // Errors (gRPC codes; messages name the field):
 //   UNAUTHENTICATED     no/unknown key        PERMISSION_DENIED   admin RPC with a user key
@@ -68,8 +69,18 @@ struct GrpcProxyOptions {
   bool access_log = false;
 };
 
-using GrpcProxyBase = ::inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<
-    ::inference::GRPCInferenceService::CallbackService>;
+// GRPCInferenceService::CallbackService with ModelInfer and ModelStreamInfer raw (the typed
+// ModelStreamInfer cannot stay beside the raw one: same signature, another return type).
+namespace grpc_proxy_internal {
+using S = ::inference::GRPCInferenceService;
+using Base = S::WithCallbackMethod_ServerLive<S::WithCallbackMethod_ServerReady<
+    S::WithCallbackMethod_ModelReady<S::WithCallbackMethod_ServerMetadata<
+        S::WithCallbackMethod_ModelMetadata<S::WithRawCallbackMethod_ModelInfer<
+            S::WithRawCallbackMethod_ModelStreamInfer<S::WithCallbackMethod_RepositoryIndex<
+                S::WithCallbackMethod_RepositoryModelLoad<
+                    S::WithCallbackMethod_RepositoryModelUnload<S::Service>>>>>>>>>>;
+}  // namespace grpc_proxy_internal
+using GrpcProxyBase = grpc_proxy_internal::Base;
 
 class StreamProxy;
 
@@ -104,7 +115,7 @@ class GrpcProxy final : public GrpcProxyBase {
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx,
                                        const grpc::ByteBuffer* req,
                                        grpc::ByteBuffer* resp) override;
-  grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* ModelStreamInfer(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ModelStreamInfer(
       grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* ctx,
                                             const RepositoryIndexRequest* req,

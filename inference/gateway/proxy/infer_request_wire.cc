@@ -67,4 +67,16 @@ grpc::ByteBuffer WithSuffix(const grpc::ByteBuffer& request, const std::string& 
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
+bool ParseFromByteBuffer(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message) {
+  grpc::ByteBuffer copy(buffer);  // shares the slices
+  grpc::ProtoBufferReader reader(&copy);
+  return message->ParseFromZeroCopyStream(&reader);
+}
+
+grpc::ByteBuffer SerializeToByteBuffer(const google::protobuf::MessageLite& message) {
+  grpc::Slice slice(message.ByteSizeLong());
+  message.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(slice.begin()));
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 }  // namespace inference::gateway

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/message_lite.h"
 
 namespace inference::gateway {
 
@@ -40,5 +41,12 @@ std::string InferRequestSuffix(std::string_view model_version, int priority, int
 
 // `request` followed by `suffix`, sharing the request's slices.
 grpc::ByteBuffer WithSuffix(const grpc::ByteBuffer& request, const std::string& suffix);
+
+// Parses `buffer` into `message` without consuming it (its slices are shared, not copied); false
+// when the bytes are not a valid message.
+bool ParseFromByteBuffer(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message);
+
+// `message` serialized into a ByteBuffer of one slice.
+grpc::ByteBuffer SerializeToByteBuffer(const google::protobuf::MessageLite& message);
 
 }  // namespace inference::gateway

@@ -1,10 +1,9 @@
 #include "inference/gateway/proxy/infer_request_wire.h"
 
-#include <grpcpp/support/proto_buffer_reader.h>
-
 #include <string>
 #include <vector>
 
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "inference/grpc_predict_v2.pb.h"
 
@@ -22,10 +21,8 @@ grpc::ByteBuffer Serialized(const ::inference::ModelInferRequest& m, size_t slic
 }
 
 ::inference::ModelInferRequest Parse(const grpc::ByteBuffer& b) {
-  grpc::ByteBuffer copy(b);
-  grpc::ProtoBufferReader reader(&copy);
   ::inference::ModelInferRequest m;
-  EXPECT_TRUE(m.ParseFromZeroCopyStream(&reader));
+  EXPECT_TRUE(ParseFromByteBuffer(b, &m));
   return m;
 }
 
@@ -98,6 +95,30 @@ TEST(InferRequestWireTest, SuffixOverridesVersionAndParametersAndKeepsTensors) {
   EXPECT_EQ(kept.model_version(), "1");
   EXPECT_EQ(kept.parameters().at("priority").int64_param(), 2);
   EXPECT_EQ(kept.parameters().count("timeout"), 0u);
+}
+
+// The streaming relay forwards these buffers as they are: what one serializes the other parses, a
+// multi-slice buffer parses without being consumed, and garbage is refused.
+TEST(InferRequestWireTest, ByteBufferRoundTripAndMalformedBytes) {
+  ::inference::ModelStreamInferResponse response;
+  response.mutable_infer_response()->set_model_name("gru_gen");
+  (*response.mutable_infer_response()->mutable_parameters())["triton_final_response"]
+      .set_bool_param(true);
+  const grpc::ByteBuffer one = SerializeToByteBuffer(response);
+  ::inference::ModelStreamInferResponse back;
+  ASSERT_TRUE(ParseFromByteBuffer(one, &back));
+  using google::protobuf::util::MessageDifferencer;  // map order is not stable in bytes
+  EXPECT_TRUE(MessageDifferencer::Equals(back, response));
+
+  const grpc::ByteBuffer split = Serialized(Example(), 3);
+  ::inference::ModelInferRequest first, second;
+  ASSERT_TRUE(ParseFromByteBuffer(split, &first));
+  ASSERT_TRUE(ParseFromByteBuffer(split, &second));  // still whole after the first parse
+  EXPECT_TRUE(MessageDifferencer::Equals(first, Example()));
+  EXPECT_TRUE(MessageDifferencer::Equals(second, first));
+
+  grpc::Slice garbage(std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"));
+  EXPECT_FALSE(ParseFromByteBuffer(grpc::ByteBuffer(&garbage, 1), &first));
 }
 
 }  // namespace

@@ -16,7 +16,8 @@ std::shared_ptr<UpstreamStream> UpstreamStream::Start(GrpcUpstream* upstream,
   std::shared_ptr<UpstreamStream> s(
       new UpstreamStream(std::move(context), sink, std::max<size_t>(1, write_queue_max)));
   s->self_ = s;
-  upstream->stub->async()->ModelStreamInfer(s->context_.get(), s.get());
+  upstream->generic->PrepareBidiStreamingCall(s->context_.get(), kModelStreamInferMethod,
+                                              grpc::StubOptions(), s.get());
   // Held until the read side ends, so methods called from the sink's threads may start operations.
   s->AddHold();
   s->reading_ = true;
@@ -25,7 +26,7 @@ std::shared_ptr<UpstreamStream> UpstreamStream::Start(GrpcUpstream* upstream,
   return s;
 }
 
-UpstreamStream::WriteResult UpstreamStream::Write(ModelInferRequest request) {
+UpstreamStream::WriteResult UpstreamStream::Write(grpc::ByteBuffer request) {
   std::lock_guard lock(mu_);
   if (ended_ || close_writes_ || write_failed_) return WriteResult::kEnded;
   writes_.push_back(std::move(request));

@@ -2,6 +2,10 @@
 // UpstreamStream: one ModelStreamInfer call from the gateway to one worker, driven by a Sink (the
 // downstream gRPC stream or SSE response it serves).
 //
+// Raw: requests and responses travel as serialized protobuf (grpc::ByteBuffer, through the
+// channel's GenericStub), so the gRPC relay forwards a worker's response without parsing and
+// re-serialising it (slices are reference-counted, not copied); the SSE sink parses what it needs.
+//
 // Flow control, both ways bounded:
 //  - writes: one in flight; Write() queues and reports kFull once `write_queue_max` requests wait,
 //    and the Sink gets OnUpstreamWritable() when the queue has room again (the downstream stops
@@ -16,6 +20,8 @@
 // gRPC hold while its read side is open, and the methods start operations only under that hold.
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/client_callback.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -23,21 +29,22 @@
 #include <memory>
 #include <mutex>
 
-#include "inference/grpc_predict_v2.grpc.pb.h"
-
 namespace inference::gateway {
 
 struct GrpcUpstream;
 
+inline constexpr char kModelStreamInferMethod[] = "/inference.GRPCInferenceService/ModelStreamInfer";
+
 class UpstreamStream final
-    : public grpc::ClientBidiReactor<ModelInferRequest, ModelStreamInferResponse> {
+    : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   class Sink {
    public:
     virtual ~Sink() = default;
-    // A response (owned by the stream; move or swap it out). Return false to stop reading until
-    // Resume(). Called from gRPC threads, one response at a time per stream.
-    virtual bool OnUpstreamResponse(UpstreamStream* from, ModelStreamInferResponse* response) = 0;
+    // A serialized ModelStreamInferResponse (owned by the stream; swap it out to keep it). Return
+    // false to stop reading until Resume(). Called from gRPC threads, one response at a time per
+    // stream.
+    virtual bool OnUpstreamResponse(UpstreamStream* from, grpc::ByteBuffer* response) = 0;
     // The write queue has room again after Write() returned kFull.
     virtual void OnUpstreamWritable(UpstreamStream* from) = 0;
     // The call ended (after its last response): OK when the worker finished the stream after
@@ -52,9 +59,9 @@ class UpstreamStream final
                                                std::unique_ptr<grpc::ClientContext> context,
                                                Sink* sink, size_t write_queue_max);
 
-  // Queues one request. kFull: queued, but the caller should wait for OnUpstreamWritable before
+  // Queues one serialized ModelInferRequest. kFull: queued, but the caller should wait for OnUpstreamWritable before
   // the next one. kEnded: the call has ended; nothing was queued.
-  WriteResult Write(ModelInferRequest request);
+  WriteResult Write(grpc::ByteBuffer request);
   // Half-closes after the queued writes.
   void CloseWrites();
   // Reads the next response after OnUpstreamResponse returned false.
@@ -77,10 +84,10 @@ class UpstreamStream final
   Sink* const sink_;
   const size_t write_queue_max_;
   std::shared_ptr<UpstreamStream> self_;  // released in OnDone
-  ModelStreamInferResponse response_;     // owned by the read in flight
+  grpc::ByteBuffer response_;             // owned by the read in flight
 
   std::mutex mu_;
-  std::deque<ModelInferRequest> writes_;  // front is in flight when write_in_flight_
+  std::deque<grpc::ByteBuffer> writes_;  // front is in flight when write_in_flight_
   bool write_in_flight_ = false;
   bool want_writable_ = false;
   bool close_writes_ = false;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "inference/gateway/proxy/infer_request_wire.h"
 #include "inference/gateway/proxy/proxy_util.h"
 #include "inference/gateway/proxy/trace_context.h"
 #include "inference/gateway/proxy/upstream_stream.h"
@@ -89,9 +90,11 @@ bool Listed(const EndpointSet& set, const EndpointPtr& e) {
   return std::find(list->begin(), list->end(), e) != list->end();
 }
 
-class GrpcStreamCall final
-    : public grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>,
-      public UpstreamStream::Sink {
+// Raw both ways: a client request is parsed (to route it) and forwarded as the client's own bytes
+// plus a suffix of the fields the gateway sets (proxy/infer_request_wire.h); a worker's response is
+// forwarded as the bytes it sent.
+class GrpcStreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                             public UpstreamStream::Sink {
  public:
   GrpcStreamCall(StreamProxy* proxy, grpc::CallbackServerContext* ctx, QosLevel qos)
       : proxy_(proxy),
@@ -119,7 +122,12 @@ class GrpcStreamCall final
         read_closed_ = true;
         for (Upstream& u : upstreams_) u.stream->CloseWrites();
       } else if (!finished_ && !cancelled_ && !failure_) {
-        HandleRequestLocked(&read_msg_);
+        request_.Clear();
+        if (ParseFromByteBuffer(read_msg_, &request_)) {
+          HandleRequestLocked(request_);
+        } else {
+          RespondErrorLocked(request_, "INVALID_ARGUMENT: the message is not a ModelInferRequest");
+        }
         if (read_waiting_ == nullptr) read_paused_ = true;  // resumed below when there is room
       } else {
         read_closed_ = true;  // ending: read no more
@@ -162,7 +170,7 @@ class GrpcStreamCall final
 
   // ---- UpstreamStream::Sink (gRPC client threads) ----
 
-  bool OnUpstreamResponse(UpstreamStream* from, ModelStreamInferResponse* response) override {
+  bool OnUpstreamResponse(UpstreamStream* from, grpc::ByteBuffer* response) override {
     Actions a;
     bool more = true;
     {
@@ -246,13 +254,14 @@ class GrpcStreamCall final
 
   // An error response for `req` (worker style: "CODE: message"); the stream stays open.
   void RespondErrorLocked(const ModelInferRequest& req, std::string message) {
-    ModelStreamInferResponse& r = queue_.emplace_back();
+    ModelStreamInferResponse r;
     r.set_error_message(std::move(message));
     ModelInferResponse* ir = r.mutable_infer_response();
     ir->set_model_name(req.model_name());
     ir->set_id(req.id());
     auto it = req.parameters().find("sequence_id");
     if (it != req.parameters().end()) (*ir->mutable_parameters())["sequence_id"] = it->second;
+    queue_.push_back(SerializeToByteBuffer(r));
     proxy_->metrics()->StreamResponses(GatewayMetrics::StreamProtocol::kGrpc).Inc();
   }
 
@@ -282,19 +291,20 @@ class GrpcStreamCall final
     return nullptr;
   }
 
-  void HandleRequestLocked(ModelInferRequest* req) {
-    const std::string& model = req->model_name();
+  // `req` is read_msg_ parsed.
+  void HandleRequestLocked(const ModelInferRequest& req) {
+    const std::string& model = req.model_name();
     if (model.empty()) {
-      RespondErrorLocked(*req, "INVALID_ARGUMENT: model_name: required");
+      RespondErrorLocked(req, "INVALID_ARGUMENT: model_name: required");
       return;
     }
     SequenceParams seq;
-    if (auto error = ReadSequenceParams(*req, &seq)) {
-      RespondErrorLocked(*req, std::move(*error));
+    if (auto error = ReadSequenceParams(req, &seq)) {
+      RespondErrorLocked(req, std::move(*error));
       return;
     }
     const int64_t now_ns = proxy_->clock()->NowNs();
-    std::string_view pinned = req->model_version();
+    std::string_view pinned = req.model_version();
     if (pinned.empty()) pinned = pinned_;
     std::string version;
     EndpointPtr endpoint;
@@ -304,7 +314,7 @@ class GrpcStreamCall final
       key = SequenceAffinity::Key(model, seq.key);
       std::optional<SequenceAffinity::Entry> bound = proxy_->affinity().Find(key, now_ns);
       if (!bound) {
-        RespondErrorLocked(*req, fmt::format("INVALID_ARGUMENT: sequence_id {}: unknown sequence "
+        RespondErrorLocked(req, fmt::format("INVALID_ARGUMENT: sequence_id {}: unknown sequence "
                                              "(not started with sequence_start through this "
                                              "gateway, ended, or idle too long)",
                                              seq.display));
@@ -314,7 +324,7 @@ class GrpcStreamCall final
       if (endpoint != nullptr && !Listed(*proxy_->endpoints(), endpoint)) endpoint = nullptr;
       if (endpoint == nullptr) {
         RespondErrorLocked(
-            *req, fmt::format("UNAVAILABLE: sequence_id {}: its worker {} is gone and its state "
+            req, fmt::format("UNAVAILABLE: sequence_id {}: its worker {} is gone and its state "
                               "with it: restart the sequence with sequence_start",
                               seq.display, bound->endpoint_name));
         if (seq.end) proxy_->affinity().Erase(key);
@@ -325,7 +335,7 @@ class GrpcStreamCall final
       absl::StatusOr<std::string> v =
           ResolveVersion(proxy_->endpoints(), proxy_->routing(), model, pinned, user_id_);
       if (!v.ok()) {
-        RespondErrorLocked(*req, fmt::format("NOT_FOUND: {}", std::string(v.status().message())));
+        RespondErrorLocked(req, fmt::format("NOT_FOUND: {}", std::string(v.status().message())));
         return;
       }
       version = *std::move(v);
@@ -337,7 +347,7 @@ class GrpcStreamCall final
             proxy_->endpoints()->PickForVersion(model, version, nullptr);
         if (!picked.ok()) {
           RespondErrorLocked(
-              *req, fmt::format("UNAVAILABLE: {}", std::string(picked.status().message())));
+              req, fmt::format("UNAVAILABLE: {}", std::string(picked.status().message())));
           return;
         }
         endpoint = *std::move(picked);
@@ -346,7 +356,7 @@ class GrpcStreamCall final
         key = SequenceAffinity::Key(model, seq.key);
         if (absl::Status s = proxy_->affinity().Bind(key, endpoint, version, now_ns); !s.ok()) {
           if (target == nullptr) proxy_->endpoints()->RecordStreamResult(*endpoint, true);
-          RespondErrorLocked(*req, fmt::format("RESOURCE_EXHAUSTED: {}", std::string(s.message())));
+          RespondErrorLocked(req, fmt::format("RESOURCE_EXHAUSTED: {}", std::string(s.message())));
           return;
         }
       }
@@ -354,15 +364,18 @@ class GrpcStreamCall final
     if (target == nullptr) target = UpstreamToLocked(endpoint);
     if (target == nullptr) {
       RespondErrorLocked(
-          *req, fmt::format("UNAVAILABLE: endpoint {} has no gRPC address", endpoint->name()));
+          req, fmt::format("UNAVAILABLE: endpoint {} has no gRPC address", endpoint->name()));
       return;
     }
     if (seq.end) proxy_->affinity().Erase(key);
-    if (req->model_version().empty() && !version.empty()) req->set_model_version(version);
-    (*req->mutable_parameters())["priority"].set_int64_param(WorkerPriority(qos_));
+    // The client's bytes, then the version routing chose (unless the message names one) and the
+    // QoS priority, which override the client's on the worker's side (a protobuf merge).
+    const std::string suffix = InferRequestSuffix(
+        req.model_version().empty() ? std::string_view(version) : std::string_view(),
+        WorkerPriority(qos_), 0);
     endpoint->requests.fetch_add(1, std::memory_order_relaxed);
     UpstreamStream* stream = target->stream.get();
-    switch (stream->Write(std::move(*req))) {
+    switch (stream->Write(WithSuffix(read_msg_, suffix))) {
       case UpstreamStream::WriteResult::kQueued:
         break;
       case UpstreamStream::WriteResult::kFull:
@@ -372,13 +385,12 @@ class GrpcStreamCall final
         // The worker's stream ended: OnUpstreamDone (already or soon) fails the call.
         break;
     }
-    req->Clear();
   }
 
   // ---- completion (mu_ held in DecideLocked) ----
 
   struct Actions {
-    const ModelStreamInferResponse* write = nullptr;
+    const grpc::ByteBuffer* write = nullptr;
     bool more_queued = false;  // another response waits behind `write`: let gRPC coalesce
     bool read = false;
     std::optional<grpc::Status> finish;
@@ -427,11 +439,12 @@ class GrpcStreamCall final
   const std::string pinned_;
   const TraceContext trace_;
   const size_t window_;
-  ModelInferRequest read_msg_;  // owned by the read in flight
+  grpc::ByteBuffer read_msg_;  // owned by the read in flight
+  ModelInferRequest request_;  // read_msg_ parsed (under mu_)
 
   std::mutex mu_;
   std::vector<Upstream> upstreams_;             // one per worker used, until its OnUpstreamDone
-  std::deque<ModelStreamInferResponse> queue_;  // responses to write; front is being written
+  std::deque<grpc::ByteBuffer> queue_;  // serialized responses; front is being written
   std::vector<UpstreamStream*> paused_;         // upstreams whose reads wait for queue space
   UpstreamStream* read_waiting_ = nullptr;      // client reads wait for this upstream's queue
   std::optional<grpc::Status> failure_;         // a worker failed: finish with this
@@ -445,7 +458,7 @@ class GrpcStreamCall final
 
 }  // namespace
 
-grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* StreamProxy::NewGrpcStream(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamProxy::NewGrpcStream(
     grpc::CallbackServerContext* ctx, QosLevel qos) {
   return new GrpcStreamCall(this, ctx, qos);
 }

@@ -6,6 +6,7 @@
 #include "core/http/json.h"
 #include "core/log/request_id.h"
 #include "fmt/format.h"
+#include "inference/gateway/proxy/infer_request_wire.h"
 #include "inference/gateway/proxy/proxy_util.h"
 #include "inference/gateway/proxy/trace_context.h"
 #include "inference/gateway/proxy/upstream_stream.h"
@@ -129,7 +130,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     endpoint_->requests.fetch_add(1, std::memory_order_relaxed);
     upstream_ = UpstreamStream::Start(
         grpc, stream_internal::UpstreamContext(deadline, trace_.Header()), this, 1);
-    upstream_->Write(request_);
+    upstream_->Write(SerializeToByteBuffer(request_));
     upstream_->CloseWrites();
     last_progress_ns_ = proxy_->clock()->NowNs();
     return true;
@@ -215,10 +216,17 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
 
   // ---- UpstreamStream::Sink ----
 
-  bool OnUpstreamResponse(UpstreamStream*, ModelStreamInferResponse* response) override {
+  bool OnUpstreamResponse(UpstreamStream*, grpc::ByteBuffer* raw) override {
     std::lock_guard lock(mu_);
     if (done_) return true;
     const int64_t now_ns = proxy_->clock()->NowNs();
+    ModelStreamInferResponse* response = &response_;
+    response->Clear();
+    if (!ParseFromByteBuffer(*raw, response)) {
+      SendErrorLocked("internal", "the worker sent a malformed ModelStreamInferResponse");
+      EndLocked();
+      return true;
+    }
     if (!response->error_message().empty()) {
       SendErrorLocked(LowerCode(stream_internal::CodeOf(response->error_message())),
                       response->error_message());
@@ -329,6 +337,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
   StreamProxy* const proxy_;
   const std::shared_ptr<SseStream> sse_;
   const ModelInferRequest request_;
+  ModelStreamInferResponse response_;  // the response being relayed (under mu_)
   std::string version_;  // "" until the worker names the version it chose
   const TraceContext trace_;
   const int64_t start_ns_;

@@ -19,6 +19,10 @@
 //  - Flow control: at most `window` responses queued per client stream (upstream reads pause
 //    beyond it) and `upstream_write_queue` requests per upstream (client reads pause beyond it), so
 //    a slow client makes the worker stop, never the gateway grow.
+//  - Raw relay: requests go to the worker as the client's bytes plus a suffix of the fields the
+//    gateway sets (version, priority; proxy/infer_request_wire.h), and responses come back as the
+//    worker's bytes: nothing is re-serialised per token. A message that does not parse as a
+//    ModelInferRequest gets an INVALID_ARGUMENT error response; the stream stays open.
 //
 // SSE: POST /v2/models/{m}[/versions/{v}]/generate_stream (the Triton "generate" extension shape):
 //   body   {"id": "r1", "parameters": {"max_tokens": 16}, "<input>": [ints or numbers], ...}
@@ -90,7 +94,7 @@ class StreamProxy {
   StreamProxy& operator=(const StreamProxy&) = delete;
 
   // A ModelStreamInfer call whose key and QoS level were already checked (grpc_proxy.cc).
-  grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* NewGrpcStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewGrpcStream(
       grpc::CallbackServerContext* ctx, QosLevel qos);
   // POST .../generate_stream whose key was already checked (rest_proxy.cc).
   void GenerateSse(core::http::Request& req, core::http::Responder responder);
