@@ -3,6 +3,7 @@
 // scripts/make-models), gRPC ModelStreamInfer and SSE generate_stream over real sockets.
 // Arguments: <infer-gateway> <infer-worker> <models dir>.
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
@@ -109,6 +110,7 @@ class Gateway {
     return inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
         fmt::format("127.0.0.1:{}", grpc_port_), grpc::InsecureChannelCredentials(), args));
   }
+  int grpc_port() const { return grpc_port_; }
   pid_t WorkerPid(int i) const {
     auto j = core::testing::WaitForReadyFile(fmt::format("{}/w{}.ready", runtime_dir_, i), 5000);
     return j.ok() ? (*j)["pid"].get<pid_t>() : -1;
@@ -379,6 +381,57 @@ TEST_F(StreamGatewayTest, BadRequestsGetClearErrors) {
   expect("flag", "INVALID_ARGUMENT", "sequence_start");
   expect("zero", "INVALID_ARGUMENT", "max_tokens");
   EXPECT_EQ(errors["good"], "");
+
+  // The relay is raw: bytes that are not a ModelInferRequest get an error response, and the
+  // stream goes on (a valid request behind them is answered).
+  {
+    grpc::GenericStub generic(grpc::CreateChannel(
+        fmt::format("127.0.0.1:{}", gateway_->grpc_port()), grpc::InsecureChannelCredentials()));
+    grpc::CompletionQueue cq;
+    grpc::ClientContext ctx;
+    AddKey(&ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto call = generic.PrepareCall(&ctx, "/inference.GRPCInferenceService/ModelStreamInfer", &cq);
+    auto step = [&cq](const char* what) {
+      void* tag = nullptr;
+      bool ok = false;
+      EXPECT_TRUE(cq.Next(&tag, &ok)) << what;
+      return ok;
+    };
+    call->StartCall(nullptr);
+    ASSERT_TRUE(step("start"));
+    grpc::Slice garbage(std::string("\x0a\xff\xff\xff\xff\x0f"));  // a length past the end
+    call->Write(grpc::ByteBuffer(&garbage, 1), nullptr);
+    ASSERT_TRUE(step("write garbage"));
+    const std::string good = Chunk("after-garbage", 78, true, true, x.data()).SerializeAsString();
+    grpc::Slice good_slice(good);
+    call->Write(grpc::ByteBuffer(&good_slice, 1), nullptr);
+    ASSERT_TRUE(step("write good"));
+    call->WritesDone(nullptr);
+    ASSERT_TRUE(step("writes done"));
+    std::vector<ModelStreamInferResponse> answers;
+    while (true) {
+      grpc::ByteBuffer bytes;
+      call->Read(&bytes, nullptr);
+      if (!step("read")) break;
+      std::vector<grpc::Slice> slices;
+      ASSERT_TRUE(bytes.Dump(&slices).ok());
+      std::string flat;
+      for (const auto& sl : slices)
+        flat.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+      ASSERT_TRUE(answers.emplace_back().ParseFromString(flat));
+    }
+    grpc::Status finished;
+    call->Finish(&finished, nullptr);
+    step("finish");
+    EXPECT_TRUE(finished.ok()) << finished.error_message();
+    ASSERT_EQ(answers.size(), 2u);
+    EXPECT_EQ(answers[0].error_message().rfind("INVALID_ARGUMENT: ", 0), 0u)
+        << answers[0].error_message();
+    EXPECT_NE(answers[0].error_message().find("ModelInferRequest"), std::string::npos);
+    EXPECT_EQ(answers[1].error_message(), "");
+    EXPECT_EQ(answers[1].infer_response().id(), "after-garbage");
+  }
 
   // Keys are checked on streams too.
   {

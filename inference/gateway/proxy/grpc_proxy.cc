@@ -347,8 +347,7 @@ grpc::ServerUnaryReactor* GrpcProxy::RepositoryModelUnload(grpc::CallbackServerC
 namespace {
 
 // Ends a stream at once with `status` (auth or argument errors before any message).
-class RefusedStream final
-    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class RefusedStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit RefusedStream(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }

@@ -73,11 +73,11 @@ struct GrpcProxyOptions {
 // ModelStreamInfer cannot stay beside the raw one: same signature, another return type).
 namespace grpc_proxy_internal {
 using S = ::inference::GRPCInferenceService;
-using Base = S::WithCallbackMethod_ServerLive<S::WithCallbackMethod_ServerReady<
-    S::WithCallbackMethod_ModelReady<S::WithCallbackMethod_ServerMetadata<
-        S::WithCallbackMethod_ModelMetadata<S::WithRawCallbackMethod_ModelInfer<
-            S::WithRawCallbackMethod_ModelStreamInfer<S::WithCallbackMethod_RepositoryIndex<
-                S::WithCallbackMethod_RepositoryModelLoad<
+using Base = S::WithCallbackMethod_ServerLive<
+    S::WithCallbackMethod_ServerReady<S::WithCallbackMethod_ModelReady<
+        S::WithCallbackMethod_ServerMetadata<S::WithCallbackMethod_ModelMetadata<
+            S::WithRawCallbackMethod_ModelInfer<S::WithRawCallbackMethod_ModelStreamInfer<
+                S::WithCallbackMethod_RepositoryIndex<S::WithCallbackMethod_RepositoryModelLoad<
                     S::WithCallbackMethod_RepositoryModelUnload<S::Service>>>>>>>>>>;
 }  // namespace grpc_proxy_internal
 using GrpcProxyBase = grpc_proxy_internal::Base;

@@ -33,10 +33,10 @@ namespace inference::gateway {
 
 struct GrpcUpstream;
 
-inline constexpr char kModelStreamInferMethod[] = "/inference.GRPCInferenceService/ModelStreamInfer";
+inline constexpr char kModelStreamInferMethod[] =
+    "/inference.GRPCInferenceService/ModelStreamInfer";
 
-class UpstreamStream final
-    : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class UpstreamStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   class Sink {
    public:
@@ -59,8 +59,8 @@ class UpstreamStream final
                                                std::unique_ptr<grpc::ClientContext> context,
                                                Sink* sink, size_t write_queue_max);
 
-  // Queues one serialized ModelInferRequest. kFull: queued, but the caller should wait for OnUpstreamWritable before
-  // the next one. kEnded: the call has ended; nothing was queued.
+  // Queues one serialized ModelInferRequest. kFull: queued, but the caller should wait for
+  // OnUpstreamWritable before the next one. kEnded: the call has ended; nothing was queued.
   WriteResult Write(grpc::ByteBuffer request);
   // Half-closes after the queued writes.
   void CloseWrites();

@@ -315,9 +315,9 @@ class GrpcStreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       std::optional<SequenceAffinity::Entry> bound = proxy_->affinity().Find(key, now_ns);
       if (!bound) {
         RespondErrorLocked(req, fmt::format("INVALID_ARGUMENT: sequence_id {}: unknown sequence "
-                                             "(not started with sequence_start through this "
-                                             "gateway, ended, or idle too long)",
-                                             seq.display));
+                                            "(not started with sequence_start through this "
+                                            "gateway, ended, or idle too long)",
+                                            seq.display));
         return;
       }
       endpoint = bound->endpoint.lock();
@@ -325,8 +325,8 @@ class GrpcStreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
       if (endpoint == nullptr) {
         RespondErrorLocked(
             req, fmt::format("UNAVAILABLE: sequence_id {}: its worker {} is gone and its state "
-                              "with it: restart the sequence with sequence_start",
-                              seq.display, bound->endpoint_name));
+                             "with it: restart the sequence with sequence_start",
+                             seq.display, bound->endpoint_name));
         if (seq.end) proxy_->affinity().Erase(key);
         return;
       }
@@ -443,11 +443,11 @@ class GrpcStreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   ModelInferRequest request_;  // read_msg_ parsed (under mu_)
 
   std::mutex mu_;
-  std::vector<Upstream> upstreams_;             // one per worker used, until its OnUpstreamDone
-  std::deque<grpc::ByteBuffer> queue_;  // serialized responses; front is being written
-  std::vector<UpstreamStream*> paused_;         // upstreams whose reads wait for queue space
-  UpstreamStream* read_waiting_ = nullptr;      // client reads wait for this upstream's queue
-  std::optional<grpc::Status> failure_;         // a worker failed: finish with this
+  std::vector<Upstream> upstreams_;         // one per worker used, until its OnUpstreamDone
+  std::deque<grpc::ByteBuffer> queue_;      // serialized responses; front is being written
+  std::vector<UpstreamStream*> paused_;     // upstreams whose reads wait for queue space
+  UpstreamStream* read_waiting_ = nullptr;  // client reads wait for this upstream's queue
+  std::optional<grpc::Status> failure_;     // a worker failed: finish with this
   bool write_in_flight_ = false;
   bool reading_ = true;  // the constructor's read
   bool read_paused_ = false;

@@ -338,7 +338,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
   const std::shared_ptr<SseStream> sse_;
   const ModelInferRequest request_;
   ModelStreamInferResponse response_;  // the response being relayed (under mu_)
-  std::string version_;  // "" until the worker names the version it chose
+  std::string version_;                // "" until the worker names the version it chose
   const TraceContext trace_;
   const int64_t start_ns_;
   std::string prefix_;   // {"id":..,"model_name":..,"model_version":..
