@@ -3,17 +3,21 @@
 # (a) directly, (b) through infer-gateway, (c) through nginx as a reverse proxy with keep-alive
 # upstreams. Load: infer_load (bench/loadgen http_load), concurrency 64.
 #
-#   bench/gateway/run.sh [BUILD_DIR]     (env: DURATION_S=10 WARMUP_S=2 CONCURRENCY=64 MODELS_DIR=models)
+#   bench/gateway/run.sh [BUILD_DIR]     (env: DURATION_S=10 WARMUP_S=2 CONCURRENCY=64 MODELS_DIR=models
+#                                         ROUNDS=3)
 #
 # Pinning (2 cores): the worker on core 0; the proxy (gateway: 1 downstream + 1 upstream I/O thread;
-# nginx: 1 worker process) and the load generator on core 1. Prints req/s, p50, p99 per run; last
-# line `ratio: <gateway req/s / nginx req/s>`.
+# nginx: 1 worker process) and the load generator on core 1. Each round runs direct, gateway, nginx
+# one after the other and prints req/s, p50, p99 per run and the round's gateway/nginx ratio (a pair
+# run seconds apart, so a noisy moment on a shared machine hits both). Last line
+# `ratio: <gateway req/s / nginx req/s>`, the median over ROUNDS rounds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${1:-build}
 DURATION_S=${DURATION_S:-10}
 WARMUP_S=${WARMUP_S:-2}
 CONCURRENCY=${CONCURRENCY:-64}
+ROUNDS=${ROUNDS:-3}
 MODELS_DIR=${MODELS_DIR:-models}
 WORKER="$BUILD_DIR/inference/infer-worker"
 GATEWAY="$BUILD_DIR/inference/gateway/infer-gateway"
@@ -98,12 +102,19 @@ run() {  # run NAME PORT
   local out
   out=$(taskset -c 1 "$LOAD" --protocol rest --port "$2" --model mlp \
     --reference-dir "$MODELS_DIR/reference" --concurrency "$CONCURRENCY" --duration-s "$DURATION_S" \
-    --warmup-s "$WARMUP_S" --wait-ready-s 60 --name "$1")
+    --warmup-s "$WARMUP_S" --wait-ready-s 60 --name "$1" </dev/null)
   echo "$out"
   REQ[$1]=$(sed -n 's/.* req\/s=\([0-9.]*\).*/\1/p' <<<"$out" | head -1)
 }
-run direct "$WORKER_PORT"
-run gateway "$GATEWAY_PORT"
-run nginx "$NGINX_PORT"
-awk -v g="${REQ[gateway]:-0}" -v n="${REQ[nginx]:-0}" \
-  'BEGIN { if (n > 0) printf "ratio: %.3f\n", g / n; else print "ratio: n/a" }'
+RATIOS=()
+for round in $(seq 1 "$ROUNDS"); do
+  echo "## round $round of $ROUNDS"
+  run direct "$WORKER_PORT"
+  run gateway "$GATEWAY_PORT"
+  run nginx "$NGINX_PORT"
+  r=$(awk -v g="${REQ[gateway]:-0}" -v n="${REQ[nginx]:-0}" 'BEGIN { if (n > 0) printf "%.3f", g / n; else print "0" }')
+  echo "round $round gateway/nginx: $r"
+  RATIOS+=("$r")
+done
+echo "gateway/nginx per round: ${RATIOS[*]}"
+printf '%s\n' "${RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "ratio: %.3f\n", v[int((NR + 1) / 2)] }'
