@@ -11,51 +11,14 @@
 # compared with the same client.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BUILD_DIR=${1:-build}
-LOAD_DIR=${2:-$BUILD_DIR}
-STREAMS=${STREAMS:-32}
+source bench/streaming/servers.sh
 REQUESTS=${REQUESTS:-100}
-MAX_TOKENS=${MAX_TOKENS:-64}
-MODELS_DIR=${MODELS_DIR:-models}
-WORKER="$BUILD_DIR/inference/infer-worker"
-GATEWAY="$BUILD_DIR/inference/gateway/infer-gateway"
-LOAD="$LOAD_DIR/inference/infer-stream-load"
-for bin in "$WORKER" "$GATEWAY" "$LOAD"; do
-  [ -x "$bin" ] || { echo "missing $bin" >&2; exit 2; }
-done
-[ -f "$MODELS_DIR/stream-repo/gru_gen/1/MANIFEST.json" ] ||
-  /usr/bin/python3 scripts/make-models --skip-resnet --out "$MODELS_DIR" >&2
-TMP=$(mktemp -d /tmp/stream-cpu.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-taskset -c 0 "$WORKER" --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 --http-port 18710 \
-  --grpc-port 18711 >"$TMP/worker.log" 2>&1 &
-PIDS+=($!)
-cat >"$TMP/gateway.yaml" <<YAML
-host: 127.0.0.1
-http_port: 18712
-grpc_port: 18713
-workers:
-  static: ["127.0.0.1:18710"]
-  static_grpc: ["127.0.0.1:18711"]
-YAML
-taskset -c 1 "$GATEWAY" --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
-GATEWAY_PID=$!
-PIDS+=($GATEWAY_PID)
-for _ in $(seq 1 300); do
-  curl -sf -o /dev/null http://127.0.0.1:18710/v2/health/ready &&
-    curl -sf -o /dev/null http://127.0.0.1:18712/v2/health/ready && break
-  sleep 0.1
-done
-"$LOAD" --target 127.0.0.1:18713 --streams 4 --requests 2 >/dev/null  # warm-up
+stream_bench_init "${1:-build}" "${2:-}"
+stream_servers_start 18710
+"$LOAD" --target "127.0.0.1:$GATEWAY_GRPC" --streams 4 --requests 2 >/dev/null  # warm-up
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-for run in "direct-grpc --target 127.0.0.1:18711" "gateway-grpc --target 127.0.0.1:18713" \
-           "gateway-sse --sse 127.0.0.1:18712"; do
+for run in "direct-grpc --target 127.0.0.1:$WORKER_GRPC" "gateway-grpc --target 127.0.0.1:$GATEWAY_GRPC" \
+           "gateway-sse --sse 127.0.0.1:$GATEWAY_HTTP"; do
   set -- $run
   name=$1; shift
   before=$(cpu_ticks "$GATEWAY_PID")

@@ -18,57 +18,10 @@
 # tokens/s>` for the slower of the two gateway paths.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BUILD_DIR=${1:-build}
-STREAMS=${STREAMS:-32}
-REQUESTS=${REQUESTS:-40}
-MAX_TOKENS=${MAX_TOKENS:-64}
+source bench/streaming/servers.sh
 ROUNDS=${ROUNDS:-3}
-MODELS_DIR=${MODELS_DIR:-models}
-WORKER="$BUILD_DIR/inference/infer-worker"
-GATEWAY="$BUILD_DIR/inference/gateway/infer-gateway"
-LOAD="$BUILD_DIR/inference/infer-stream-load"
-for bin in "$WORKER" "$GATEWAY" "$LOAD"; do
-  [ -x "$bin" ] || { echo "missing $bin: ninja -C $BUILD_DIR infer-worker infer-gateway infer-stream-load" >&2; exit 2; }
-done
-if [ ! -f "$MODELS_DIR/stream-repo/gru_gen/1/MANIFEST.json" ]; then
-  echo "making demo models in $MODELS_DIR" >&2
-  /usr/bin/python3 scripts/make-models --skip-resnet --out "$MODELS_DIR" >&2
-fi
-
-TMP=$(mktemp -d /tmp/streaming-bench.XXXXXX)
-WORKER_HTTP=18700
-WORKER_GRPC=18701
-GATEWAY_HTTP=18702
-GATEWAY_GRPC=18703
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-taskset -c 0 "$WORKER" ${WORKER_ARGS:-} --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 --http-port "$WORKER_HTTP" \
-  --grpc-port "$WORKER_GRPC" >"$TMP/worker.log" 2>&1 &
-PIDS+=($!)
-cat >"$TMP/gateway.yaml" <<YAML
-host: 127.0.0.1
-http_port: $GATEWAY_HTTP
-grpc_port: $GATEWAY_GRPC
-workers:
-  static: ["127.0.0.1:$WORKER_HTTP"]
-  static_grpc: ["127.0.0.1:$WORKER_GRPC"]
-YAML
-taskset -c 1 "$GATEWAY" ${GATEWAY_ARGS:-} --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
-PIDS+=($!)
-
-ready() { curl -sf -o /dev/null "http://127.0.0.1:$1/v2/health/ready"; }
-for _ in $(seq 1 300); do
-  ready "$WORKER_HTTP" && ready "$GATEWAY_HTTP" && break
-  sleep 0.1
-done
-ready "$WORKER_HTTP" || { echo "worker not ready:"; cat "$TMP/worker.log"; exit 1; }
-ready "$GATEWAY_HTTP" || { echo "gateway not ready:"; cat "$TMP/gateway.log"; exit 1; }
+stream_bench_init "${1:-build}"
+stream_servers_start 18700
 
 load() {
   taskset -c 1 "$LOAD" --streams "$STREAMS" --requests "$REQUESTS" --max-tokens "$MAX_TOKENS" "$@" | tail -1
