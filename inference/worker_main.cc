@@ -89,10 +89,7 @@ int main(int argc, char** argv) {
   std::string scheduler;
   core::AddSchedulerOption(app, &scheduler);
   CLI11_PARSE(app, argc, argv);
-  if (absl::Status s = core::ApplySchedulerOption(app, scheduler); !s.ok()) {
-    std::fprintf(stderr, "--scheduler: %s\n", std::string(s.message()).c_str());
-    return 2;
-  }
+  if (int rc = core::ApplySchedulerOptionOrExitCode(app, scheduler); rc != 0) return rc;
 
   if (!f.config.empty()) {
     try {

@@ -45,4 +45,11 @@ absl::Status ApplySchedulerOption(const CLI::App& app, const std::string& policy
   return absl::OkStatus();
 }
 
+int ApplySchedulerOptionOrExitCode(const CLI::App& app, const std::string& policy) {
+  absl::Status s = ApplySchedulerOption(app, policy);
+  if (s.ok()) return 0;
+  std::fprintf(stderr, "--scheduler: %s\n", std::string(s.message()).c_str());
+  return 2;
+}
+
 }  // namespace core
