@@ -65,7 +65,7 @@ int Fail(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  core::InitServerProcess();
+  if (int rc = core::InitServerProcess(); rc != 0) return rc;
   core::BlockTerminationSignals();
   WorkerFlags f;
   CLI::App app{

@@ -52,7 +52,7 @@ int Fail(std::string_view what, const absl::Status& status) {
 int main(int argc, char** argv) {
   mallopt(M_ARENA_MAX, kMallocArenasMax);
   mallopt(M_TOP_PAD, kMallocTopPadBytes);
-  core::InitServerProcess();
+  if (int rc = core::InitServerProcess(); rc != 0) return rc;
   core::BlockTerminationSignals();
 
   CLI::App app{"stockd: inventory reservation service (never oversells; durable group commit)"};

@@ -248,7 +248,7 @@ int Fail(const absl::Status& s) {
 }
 
 int Run(int argc, char** argv) {
-  core::InitServerProcess();
+  if (int rc = core::InitServerProcess(); rc != 0) return rc;
   core::BlockTerminationSignals();
   GatewayConfig c;
   std::string config_path, ready_file;
