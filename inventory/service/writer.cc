@@ -202,11 +202,10 @@ void Writer::WriterLoop() {
       continue;
     }
     engine_->AdvanceTime(clock_->WallMs());
-    if (!taken.empty()) ApplyRound(&taken);
-    if (metrics_) {
-      metrics_->UpdateQuantities(engine_->counters());
-      metrics_->reservations_pending.Set(static_cast<double>(engine_->pending_count()));
-      metrics_->skus.Set(static_cast<double>(engine_->sku_count()));
+    if (taken.empty()) {
+      UpdateStateMetrics();  // expiries only
+    } else {
+      ApplyRound(&taken);
     }
   }
   // Final round: a snapshot so the next start replays nothing.
@@ -278,7 +277,17 @@ void Writer::ApplyRound(std::vector<std::unique_ptr<Submission>>* taken) {
     // After a failure too: retry after another interval, not on every round.
     bytes_since_snapshot_ = 0;
   }
+  // Before the hand-off: a sync thread may answer the round at once, and a client that reads
+  // /metrics after its reply must see the state its reply reflects.
+  UpdateStateMetrics();
   HandOff(std::move(round));
+}
+
+void Writer::UpdateStateMetrics() {
+  if (metrics_ == nullptr) return;
+  metrics_->UpdateQuantities(engine_->counters());
+  metrics_->reservations_pending.Set(static_cast<double>(engine_->pending_count()));
+  metrics_->skus.Set(static_cast<double>(engine_->sku_count()));
 }
 
 std::unique_ptr<PendingSnapshot> Writer::StartSnapshot() {

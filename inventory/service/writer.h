@@ -163,6 +163,8 @@ class Writer {
   void WriterLoop();
   void SyncLoop();
   void ApplyRound(std::vector<std::unique_ptr<Submission>>* taken);
+  // The state gauges (quantities, pending reservations, SKUs) from the engine. Writer thread.
+  void UpdateStateMetrics();
   void HandOff(Round round);
   // The sync thread holding a round back (commit_wanted_) may stop waiting. inbox_mu_ held, inbox
   // not empty.
