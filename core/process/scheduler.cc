@@ -40,8 +40,10 @@ absl::Status ApplyScheduler(std::string_view policy) {
 absl::Status ApplySchedulerOption(const CLI::App& app, const std::string& policy) {
   absl::Status status = ApplyScheduler(policy);
   if (status.ok() || app.count("--scheduler") > 0) return status;
-  std::fprintf(stderr, "warning: default scheduling policy not applied (%s); running with the "
-               "kernel default\n", std::string(status.message()).c_str());
+  std::fprintf(stderr,
+               "warning: default scheduling policy not applied (%s); running with the "
+               "kernel default\n",
+               std::string(status.message()).c_str());
   return absl::OkStatus();
 }
 

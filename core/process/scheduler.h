@@ -33,8 +33,8 @@ absl::Status ApplyScheduler(std::string_view policy);
 // on the command line must apply (its error is returned); the default is a performance hint only:
 // if the OS refuses it (a seccomp profile, say), a warning goes to stderr and OK is returned.
 absl::Status ApplySchedulerOption(const CLI::App& app, const std::string& policy);
-// ApplySchedulerOption for a main(): 0 when applied; otherwise prints "--scheduler: <why>" to stderr
-// and returns 2, the exit code for a bad command line.
+// ApplySchedulerOption for a main(): 0 when applied; otherwise prints "--scheduler: <why>" to
+// stderr and returns 2, the exit code for a bad command line.
 int ApplySchedulerOptionOrExitCode(const CLI::App& app, const std::string& policy);
 
 }  // namespace core

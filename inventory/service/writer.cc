@@ -384,8 +384,8 @@ void Writer::SyncLoop() {
           // clients just answered is what a balanced pair of rounds would hold.
           const uint64_t in_flight = submitted_.load(std::memory_order_relaxed) -
                                      answered_.load(std::memory_order_relaxed);
-          const size_t wanted = static_cast<size_t>(
-              (in_flight + last_answered_.load(std::memory_order_relaxed)) / 2);
+          const size_t wanted =
+              static_cast<size_t>((in_flight + last_answered_.load(std::memory_order_relaxed)) / 2);
           if (inbox_submissions_ < wanted) {
             commit_wanted_ = wanted;
             inbox_cv_.wait_for(lock, commit_wait,

@@ -109,9 +109,9 @@ struct WriterOptions {
   // concurrent O_DSYNC 4 KiB writes complete 1.65x as many per second as one at a time). Rounds are
   // still appended in order and answered in order, each only after its own fdatasync AND every
   // earlier round's, so no reply reflects state that is not durable. A crash between two such syncs
-  // can leave a later round on disk behind a torn earlier one: recovery treats it as the torn tail it
-  // is (nothing of it was acknowledged). Rolling to a new segment syncs the old one first, so this
-  // never spans two segments.
+  // can leave a later round on disk behind a torn earlier one: recovery treats it as the torn tail
+  // it is (nothing of it was acknowledged). Rolling to a new segment syncs the old one first, so
+  // this never spans two segments.
   int syncs_in_flight = 2;
 };
 
@@ -205,9 +205,9 @@ class Writer {
   uint64_t answered_ticket_ = 0;  // guarded by turn_mu_
 
   // For the commit wait's estimate of what is in flight.
-  std::atomic<uint64_t> submitted_{0};      // accepted by Submit
-  std::atomic<uint64_t> answered_{0};       // answered by the sync threads
-  std::atomic<size_t> last_answered_{0};    // submissions of the last round answered
+  std::atomic<uint64_t> submitted_{0};    // accepted by Submit
+  std::atomic<uint64_t> answered_{0};     // answered by the sync threads
+  std::atomic<size_t> last_answered_{0};  // submissions of the last round answered
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -223,12 +223,12 @@ class Writer {
   // The sync thread is holding a round back until the inbox holds this many submissions (0: not
   // waiting); HandOff wakes it only once that is reached.  Guarded by inbox_mu_.
   size_t commit_wanted_ = 0;
-  bool writer_done_ = false;                // guarded by inbox_mu_
+  bool writer_done_ = false;  // guarded by inbox_mu_
   // A failed overlapped fdatasync, not yet applied to the journal: the thread that saw it cannot
   // take append_mu_ (another sync thread may hold it while waiting for work, and that work waits
   // for this thread's answer), so the next thread to append poisons the journal with it. Its own
   // round and every later one fail through failed_ (answers go in ticket order).
-  absl::Status sync_failure_;               // guarded by inbox_mu_
+  absl::Status sync_failure_;  // guarded by inbox_mu_
 
   std::mutex spare_mu_;                      // after inbox_mu_ when both are held
   std::vector<std::string> spare_payloads_;  // guarded by spare_mu_; empty, capacity kept
