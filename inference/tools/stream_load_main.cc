@@ -15,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +39,12 @@ double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
   return v[i];
+}
+
+// The two prompt tokens of generation `request` on stream `stream`: the same for gRPC and SSE, so
+// both protocols run the same generations.
+std::array<int64_t, 2> Prompt(int stream, int request) {
+  return {(stream + request) % 32, (stream * 7 + request) % 32};
 }
 
 // One generation stream of the gRPC load, as a state machine on a shared completion queue: one
@@ -111,8 +118,9 @@ class GrpcStream {
     in->set_name("token");
     in->set_datatype("INT64");
     in->add_shape(2);
-    const int64_t prompt[2] = {(index_ + done_) % 32, (index_ * 7 + done_) % 32};
-    req_.add_raw_input_contents()->assign(reinterpret_cast<const char*>(prompt), sizeof(prompt));
+    const std::array<int64_t, 2> prompt = Prompt(index_, done_);
+    req_.add_raw_input_contents()->assign(reinterpret_cast<const char*>(prompt.data()),
+                                          sizeof(prompt));
     sent_ = Clock::now();
     op_ = Op::kWrite;
     rw_->Write(req_, this);
@@ -196,7 +204,7 @@ int main(int argc, char** argv) {
       if (!api_key.empty()) headers.emplace_back("Authorization", "Bearer " + api_key);
       for (int r = 0; r < requests; ++r) {
         const nlohmann::json body = {{"id", std::to_string(r)},
-                                     {"token", {(s + r) % 32, (s * 7 + r) % 32}},
+                                     {"token", Prompt(s, r)},
                                      {"parameters", {{"max_tokens", max_tokens}}}};
         const auto sent = Clock::now();
         auto c = core::http::testing::SseClient::Post(
