@@ -1,14 +1,17 @@
 // infer-stream-load: a small closed-loop load generator for ModelStreamInfer generation (figures
-// in docs/inference-notes.md, "Streaming"). Each of --streams streams (gRPC: all on one completion
-// queue polled by one thread; SSE: a thread each) runs --requests generations of --max-tokens
-// tokens one after the other (the next request is sent when the previous one's final response
-// arrived). Prints tokens/s over the whole run and the time-to-first-token (request written ->
-// first token read) percentiles.
+// in docs/inference-notes.md, "Streaming"). Each of --streams streams runs --requests generations
+// of --max-tokens tokens one after the other (the next request is sent when the previous one's
+// final response arrived). Prints tokens/s over the whole run and the time-to-first-token (request
+// written -> first token read) percentiles. One thread drives every stream (gRPC: one completion
+// queue; SSE: one Asio io_context), so the client's own cost per token stays small next to the
+// server side it measures.
 //
 //   infer-stream-load --target 127.0.0.1:8001 --streams 32 --requests 8 --max-tokens 64
 //   infer-stream-load --sse 127.0.0.1:8080 ...   the gateway's SSE generate_stream instead: each
-//                                                generation is one POST (a new connection), TTFT
-//                                                is POST sent -> first token event read
+//                                                generation is one POST on the stream's keep-alive
+//                                                HTTP/1.1 connection (--sse-new-connection: a new
+//                                                connection per POST); TTFT is POST sent -> first
+//                                                token event read
 // --api-key adds "authorization: Bearer <key>" (gRPC metadata / HTTP header) for a gateway.
 // The last line is machine-readable: "result tokens_per_s=<x> ttft_p50_ms=<y> errors=<n>".
 
@@ -17,16 +20,25 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "core/http/testing/sse_client.h"
+#include "fmt/format.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "nlohmann/json.hpp"
 
@@ -158,6 +170,138 @@ class GrpcStream {
   grpc::Status status_;
 };
 
+// One SSE generation stream of the load, on a shared single-threaded io_context: POST, read the
+// event stream through Beast's parser (chunked decoding) until its end, then the next POST on the
+// same connection (or a new one when the server or --sse-new-connection closes it).
+class SseStream {
+ public:
+  struct Config {
+    boost::asio::ip::tcp::endpoint server;
+    std::string host;  // Host header
+    std::string target;
+    std::string api_key;
+    int64_t max_tokens = 0;
+    int requests = 0;
+    bool new_connection = false;
+  };
+
+  SseStream(boost::asio::io_context& io, const Config& config, int index,
+            std::atomic<int64_t>* tokens, std::atomic<int>* errors)
+      : config_(config), index_(index), tokens_(tokens), errors_(errors), socket_(io) {
+    on_chunk_ = [this](uint64_t, boost::beast::string_view data, ErrorCode&) {
+      return OnChunk(std::string_view(data.data(), data.size()));
+    };
+  }
+
+  void Start() { Connect(); }
+
+  std::vector<double> ttft_ms;
+
+ private:
+  using ErrorCode = boost::system::error_code;
+
+  void Connect() {
+    ErrorCode ignored;
+    socket_.close(ignored);
+    buffer_.clear();
+    socket_.async_connect(config_.server, [this](ErrorCode ec) {
+      if (ec) return Fail("connect", ec);
+      socket_.set_option(boost::asio::ip::tcp::no_delay(true));
+      Send();
+    });
+  }
+
+  void Send() {
+    const nlohmann::json body = {{"id", std::to_string(done_)},
+                                 {"token", Prompt(index_, done_)},
+                                 {"parameters", {{"max_tokens", config_.max_tokens}}}};
+    const std::string text = body.dump();
+    request_ = fmt::format(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: "
+        "text/event-stream\r\nContent-Length: {}\r\n{}{}\r\n{}",
+        config_.target, config_.host, text.size(),
+        config_.api_key.empty() ? "" : fmt::format("Authorization: Bearer {}\r\n", config_.api_key),
+        config_.new_connection ? "Connection: close\r\n" : "", text);
+    parser_.emplace();
+    parser_->body_limit(boost::none);  // an event stream has no length; it ends with its last chunk
+    parser_->on_chunk_body(on_chunk_);
+    events_.clear();
+    first_ = true;
+    final_ = false;
+    failed_event_ = false;
+    sent_ = Clock::now();
+    boost::asio::async_write(socket_, boost::asio::buffer(request_), [this](ErrorCode ec, size_t) {
+      if (ec) return Fail("write", ec);
+      Read();
+    });
+  }
+
+  void Read() {
+    boost::beast::http::async_read_some(socket_, buffer_, *parser_, [this](ErrorCode ec, size_t) {
+      if (ec) return Fail("read", ec);
+      if (parser_->is_header_done() && parser_->get().result_int() != 200) {
+        return Fail(fmt::format("status {}", parser_->get().result_int()), {});
+      }
+      if (!parser_->is_done()) return Read();
+      if (!final_ || failed_event_) errors_->fetch_add(1);
+      const bool keep_alive = parser_->get().keep_alive();
+      if (++done_ == config_.requests) {
+        ErrorCode ignored;
+        socket_.close(ignored);
+        return;
+      }
+      keep_alive ? Send() : Connect();
+    });
+  }
+
+  // Splits the event-stream text into events ("\n\n"-terminated blocks) as it arrives.
+  size_t OnChunk(std::string_view data) {
+    events_.append(data);
+    size_t start = 0;
+    for (size_t end; (end = events_.find("\n\n", start)) != std::string::npos; start = end + 2) {
+      const std::string_view block(events_.data() + start, end - start);
+      if (block.starts_with("event: final")) {
+        final_ = true;
+      } else if (block.starts_with("event: error")) {
+        failed_event_ = true;
+      } else if (block.starts_with("data: ")) {  // a token (comments are keep-alives)
+        if (first_) {
+          ttft_ms.push_back(
+              std::chrono::duration<double, std::milli>(Clock::now() - sent_).count());
+          first_ = false;
+        }
+        tokens_->fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    events_.erase(0, start);
+    return data.size();
+  }
+
+  void Fail(const std::string& what, ErrorCode ec) {
+    std::fprintf(stderr, "sse stream %d: %s%s%s\n", index_, what.c_str(), ec ? ": " : "",
+                 ec ? ec.message().c_str() : "");
+    errors_->fetch_add(1);
+    ErrorCode ignored;
+    socket_.close(ignored);
+  }
+
+  const Config& config_;
+  const int index_;
+  std::atomic<int64_t>* const tokens_;
+  std::atomic<int>* const errors_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::response_parser<boost::beast::http::empty_body>> parser_;
+  std::function<size_t(uint64_t, boost::beast::string_view, ErrorCode&)> on_chunk_;  // parser's
+  std::string request_;
+  std::string events_;  // event-stream text not yet split into events
+  Clock::time_point sent_;
+  int done_ = 0;
+  bool first_ = true;
+  bool final_ = false;
+  bool failed_event_ = false;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,6 +320,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens, "tokens per generation")->check(CLI::Range(1, 4096));
   app.add_option("--sse", sse, "gateway HTTP address host:port: use SSE generate_stream");
   app.add_option("--api-key", api_key, "bearer key for a gateway");
+  bool sse_new_connection = false;
+  app.add_flag("--sse-new-connection", sse_new_connection,
+               "SSE: a new connection for each generation instead of keep-alive");
   CLI11_PARSE(app, argc, argv);
   std::string sse_host;
   uint16_t sse_port = 0;
@@ -191,47 +338,33 @@ int main(int argc, char** argv) {
 
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto stub = inference::GRPCInferenceService::NewStub(channel);
-  std::mutex mu;
   std::vector<double> ttft_ms;
   std::atomic<int64_t> tokens{0};
   std::atomic<int> errors{0};
   const auto t0 = Clock::now();
-  std::vector<std::thread> threads;
-  for (int s = 0; s < streams && !sse.empty(); ++s) {
-    threads.emplace_back([&, s] {
-      std::vector<double> local;
-      std::vector<std::pair<std::string, std::string>> headers;
-      if (!api_key.empty()) headers.emplace_back("Authorization", "Bearer " + api_key);
-      for (int r = 0; r < requests; ++r) {
-        const nlohmann::json body = {{"id", std::to_string(r)},
-                                     {"token", Prompt(s, r)},
-                                     {"parameters", {{"max_tokens", max_tokens}}}};
-        const auto sent = Clock::now();
-        auto c = core::http::testing::SseClient::Post(
-            sse_host, sse_port, "/v2/models/" + model + "/generate_stream", body.dump(), headers);
-        if (!c.ok() || (*c)->status() != 200) {
-          ++errors;
-          continue;
-        }
-        bool first = true, final_seen = false;
-        while (auto e = (*c)->Next(30000)) {
-          if (e->event == "final") {
-            final_seen = true;
-          } else if (e->event == "error") {
-            ++errors;
-          } else if (e->event.empty()) {
-            if (first) {
-              local.push_back(std::chrono::duration<double, std::milli>(e->at - sent).count());
-              first = false;
-            }
-            ++tokens;
-          }
-        }
-        if (!final_seen) ++errors;
-      }
-      std::lock_guard lock(mu);
-      ttft_ms.insert(ttft_ms.end(), local.begin(), local.end());
-    });
+  if (!sse.empty()) {
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(sse_host, ec);
+    if (ec) {
+      std::fprintf(stderr, "--sse: '%s' is not an IP address\n", sse_host.c_str());
+      return 2;
+    }
+    SseStream::Config config{{address, sse_port},
+                             sse_host,
+                             "/v2/models/" + model + "/generate_stream",
+                             api_key,
+                             max_tokens,
+                             requests,
+                             sse_new_connection};
+    boost::asio::io_context io(1);
+    std::vector<std::unique_ptr<SseStream>> sse_streams;
+    for (int s = 0; s < streams; ++s) {
+      sse_streams.push_back(std::make_unique<SseStream>(io, config, s, &tokens, &errors));
+      sse_streams.back()->Start();
+    }
+    io.run();
+    for (auto& st : sse_streams)
+      ttft_ms.insert(ttft_ms.end(), st->ttft_ms.begin(), st->ttft_ms.end());
   }
   if (sse.empty()) {
     // gRPC: every stream on one completion queue, driven by one thread (a thread per stream with
@@ -254,7 +387,6 @@ int main(int argc, char** argv) {
     while (cq.Next(&tag, &ok)) {
     }
   }
-  for (auto& t : threads) t.join();
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   std::printf("streams %d, generations %zu, tokens %ld in %.2f s: %.0f tokens/s\n", streams,
               ttft_ms.size(), static_cast<long>(tokens.load()), secs,
