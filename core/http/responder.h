@@ -2,11 +2,14 @@
 // Responder: the handle a handler uses to answer one request, now or later, from any thread.
 //
 // Contract:
-//  - Exactly one of Send() / StartSse() is called, once. A Responder destroyed without either sends a 500
-//    so a client is never left hanging by a handler bug.
-//  - Send() may be called from any thread. On the connection's I/O thread the response is written at once;
-//    from another thread it is posted to the I/O thread (the Response is moved, never copied).
-//  - The request's views (see request.h) stay valid until Send() is called.
+//  - Exactly one of Send() / StartSse() is called, once. A Responder destroyed without either
+//    sends a 500, so a client is never left hanging by a handler bug.
+//  - Send() may be called from any thread. On the connection's I/O thread the response is
+//    written at once; from another thread it is posted to the I/O thread (the Response is moved,
+//    never copied).
+//  - The request's views (see request.h) stay valid until Send() is called or, after StartSse(),
+//    until the stream is closed (a keep-alive connection then reads its next request into the
+//    same buffer).
 
 #include <cstddef>
 #include <functional>
@@ -17,17 +20,19 @@
 
 namespace core::http {
 
-// An open Server-Sent Events stream (text/event-stream). Thread-safe: any thread may call its methods.
-// Writes are buffered up to a bound; Send() returns false (and writes nothing) when the buffer is full or
-// the client has gone, so a producer can apply back-pressure instead of growing memory without bound.
+// An open Server-Sent Events stream (text/event-stream). Thread-safe: any thread may call its
+// methods. Writes are buffered up to a bound; Send() returns false (and writes nothing) when the
+// buffer is full or the client has gone, so a producer can apply back-pressure instead of growing
+// memory without bound.
 class SseStream {
  public:
   virtual ~SseStream() = default;
-  // Queues one event: "event: <event>\n" (when non-empty) then one "data: " line per line of `data`.
+  // Queues one event: "event: <event>\n" (when non-empty) then one "data: " line per line of
+  // `data`.
   virtual bool Send(std::string_view data, std::string_view event = {}) = 0;
   // Queues an SSE comment line (": <text>"), e.g. a keep-alive.
   virtual bool SendComment(std::string_view text) = 0;
-  // Ends the stream (terminating chunk); the connection may be reused afterwards.
+  // Ends the stream (terminating chunk); a keep-alive connection then serves its next request.
   virtual void Close() = 0;
   virtual bool closed() const = 0;  // true once closed by us or by the client
   virtual size_t buffered_bytes() const = 0;

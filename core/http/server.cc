@@ -360,6 +360,11 @@ class Connection final : public ResponseSink, public std::enable_shared_from_thi
 
   void ProcessBuffer();
   void Dispatch();
+  // After a response (or an event stream) on a keep-alive connection: the next request.
+  void ReadNextRequest();
+  // An event stream's terminating chunk was written: the connection serves its next request, or
+  // closes when it is not kept alive.
+  void EndSse();
   void WriteResponse(Response&& response);
   void OnWritten(beast::error_code ec);
   void FailRequest(int status, std::string_view error, std::string_view message) {
@@ -496,15 +501,12 @@ void SseStreamImpl::Flush() {
     writing_.swap(pending_);
     finish = closing_;
   }
-  if (conn_->state_ == Connection::State::kClosed) {
+  if (conn_->sse_.get() != this) {  // the connection closed (Close() drops sse_)
     MarkClosed();
     return;
   }
   if (writing_.empty()) {
-    if (finish) {
-      conn_->Close();
-      MarkClosed();
-    }
+    if (finish) conn_->EndSse();  // the terminating chunk is out
     return;
   }
   writing_now_ = true;
@@ -712,6 +714,25 @@ void Connection::OnWritten(beast::error_code ec) {
     Close();
     return;
   }
+  ReadNextRequest();
+}
+
+void Connection::EndSse() {
+  std::shared_ptr<SseStreamImpl> sse = std::move(sse_);
+  if (state_ == State::kClosed) {
+    if (sse) sse->MarkClosed();
+    return;
+  }
+  if (!keep_alive_ || server_->draining.load(std::memory_order_relaxed)) {
+    Close();
+    if (sse) sse->MarkClosed();
+    return;
+  }
+  if (sse) sse->MarkClosed();
+  ReadNextRequest();
+}
+
+void Connection::ReadNextRequest() {
   start_ += parsed_;
   parsed_ = 0;
   parser_.reset();
@@ -724,9 +745,12 @@ void Connection::OnWritten(beast::error_code ec) {
 std::shared_ptr<SseStream> Connection::StartSse(Response&& head) {
   auto stream =
       std::make_shared<SseStreamImpl>(shared_from_this(), server_->options.sse_buffer_bytes_max);
+  // keep_alive_ was set by Dispatch (I/O thread) before the handler that calls this got the
+  // request, and nothing changes it while the request is being handled.
   std::string h =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-      "Transfer-Encoding: chunked\r\nConnection: close\r\nX-Accel-Buffering: no\r\n";
+      "Transfer-Encoding: chunked\r\nX-Accel-Buffering: no\r\n";
+  if (!keep_alive_) h.append("Connection: close\r\n");
   for (const auto& [name, value] : head.headers) absl::StrAppend(&h, name, ": ", value, "\r\n");
   h.append("\r\n");
   stream->QueueRaw(std::move(h));
@@ -736,7 +760,6 @@ std::shared_ptr<SseStream> Connection::StartSse(Response&& head) {
       return;
     }
     self->state_ = State::kStreaming;
-    self->keep_alive_ = false;
     self->sse_ = stream;
     stream->Flush();
   };

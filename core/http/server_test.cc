@@ -268,8 +268,10 @@ TEST_F(ServerTest, ResponseFromAnotherThread) {
 
 TEST_F(ServerTest, ServerSentEvents) {
   StartServer();
-  std::string raw = RawExchange(port_, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string raw =
+      RawExchange(port_, "GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(RawStatus(raw), 200);
+  EXPECT_NE(raw.find("Connection: close"), std::string::npos);
   EXPECT_NE(raw.find("Content-Type: text/event-stream"), std::string::npos);
   EXPECT_NE(raw.find("Transfer-Encoding: chunked"), std::string::npos);
   size_t t0 = raw.find("data: {\"token\":0}\n\n");
@@ -281,6 +283,27 @@ TEST_F(ServerTest, ServerSentEvents) {
   EXPECT_LT(t0, t2);
   EXPECT_LT(t2, fin);
   EXPECT_NE(raw.find("\r\n0\r\n\r\n"), std::string::npos);  // terminating chunk
+}
+
+// An event stream ends with its terminating chunk and the keep-alive connection serves the next
+// request (here pipelined: a second stream, then a plain request that closes the connection).
+TEST_F(ServerTest, ServerSentEventsKeepTheConnectionAlive) {
+  StartServer();
+  std::string raw = RawExchange(port_,
+                                "GET /events HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "GET /events HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const size_t second = raw.find("HTTP/1.1 200 OK", 1);
+  ASSERT_NE(second, std::string::npos) << raw;
+  const std::string first_stream = raw.substr(0, second);
+  EXPECT_EQ(first_stream.find("Connection: close"), std::string::npos);
+  EXPECT_NE(first_stream.find("event: final\ndata: {\"done\":true}\n\n"), std::string::npos);
+  EXPECT_TRUE(first_stream.ends_with("\r\n0\r\n\r\n")) << first_stream;
+  const size_t hello = raw.find("{\"hello\":\"world\"}", second);
+  ASSERT_NE(hello, std::string::npos) << raw;
+  const std::string second_stream = raw.substr(second, hello - second);
+  EXPECT_NE(second_stream.find("data: {\"token\":2}\n\n"), std::string::npos);
+  EXPECT_NE(second_stream.find("\r\n0\r\n\r\n"), std::string::npos);
 }
 
 TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequest) {

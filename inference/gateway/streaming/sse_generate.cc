@@ -128,10 +128,9 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     const auto deadline = std::chrono::system_clock::now() +
                           std::chrono::milliseconds(proxy_->options().sse_timeout_ms);
     endpoint_->requests.fetch_add(1, std::memory_order_relaxed);
-    upstream_ = UpstreamStream::Start(
-        grpc, stream_internal::UpstreamContext(deadline, trace_.Header()), this, 1);
-    upstream_->Write(SerializeToByteBuffer(request_));
-    upstream_->CloseWrites();
+    upstream_ = UpstreamStream::StartUnary(
+        grpc, stream_internal::UpstreamContext(deadline, trace_.Header()), this,
+        SerializeToByteBuffer(request_));
     last_progress_ns_ = proxy_->clock()->NowNs();
     return true;
   }
