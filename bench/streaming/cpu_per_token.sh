@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The gateway's CPU per streamed token, over whole load runs: starts the servers as
-# bench/streaming/run.sh does (worker on core 0, gateway on core 1), runs infer-stream-load through
-# the gateway over gRPC and over SSE (load generator on core 1), and divides the gateway's
-# utime+stime (/proc/<pid>/stat) by the tokens delivered. Also prints the load generator's own CPU
-# per token (/usr/bin/time), direct and through the gateway.
+# CPU per streamed token, over whole load runs: starts the servers as bench/streaming/run.sh does
+# (worker on core 0, gateway on core 1), runs infer-stream-load directly and through the gateway over
+# gRPC and over SSE (load generator on core 1), and divides each process's utime+stime
+# (/proc/<pid>/stat for the worker and the gateway, /usr/bin/time for the load generator) by the
+# tokens delivered. Also prints the 2-core budget those costs allow (see docs/benchmarks.md).
 #
 #   bench/streaming/cpu_per_token.sh [BUILD_DIR] [LOAD_BUILD_DIR]
 #     (env: STREAMS=32 REQUESTS=100 MAX_TOKENS=64 MODELS_DIR=models)
@@ -21,17 +21,24 @@ for run in "direct-grpc --target 127.0.0.1:$WORKER_GRPC" "gateway-grpc --target 
            "gateway-sse --sse 127.0.0.1:$GATEWAY_HTTP"; do
   set -- $run
   name=$1; shift
-  before=$(cpu_ticks "$GATEWAY_PID")
+  gw_before=$(cpu_ticks "$GATEWAY_PID")
+  wk_before=$(cpu_ticks "$WORKER_PID")
   out=$({ /usr/bin/time -f "client_cpu_s %U %S" taskset -c 1 "$LOAD" "$@" --streams "$STREAMS" \
           --requests "$REQUESTS" --max-tokens "$MAX_TOKENS"; } 2>&1)
-  after=$(cpu_ticks "$GATEWAY_PID")
+  gw=$(( $(cpu_ticks "$GATEWAY_PID") - gw_before ))
+  wk=$(( $(cpu_ticks "$WORKER_PID") - wk_before ))
   tokens=$(sed -n 's/.*tokens \([0-9]*\) in.*/\1/p' <<<"$out")
   tps=$(sed -n 's/.*tokens_per_s=\([0-9]*\).*/\1/p' <<<"$out")
   client=$(sed -n 's/^client_cpu_s \([0-9.]*\) \([0-9.]*\)/\1 \2/p' <<<"$out")
   ticks=$(getconf CLK_TCK)
-  awk -v n="$name" -v tps="$tps" -v t="$tokens" -v g=$((after - before)) -v hz="$ticks" -v c="$client" 'BEGIN {
+  # Budget: the worker has core 0, the gateway and the client share core 1, so tokens/s is at most
+  # min(1 / worker, 1 / (gateway + client)); with no pinning at all, 2 / (worker + gateway + client).
+  awk -v n="$name" -v tps="$tps" -v t="$tokens" -v g="$gw" -v w="$wk" -v hz="$ticks" -v c="$client" 'BEGIN {
     split(c, cc, " ")
-    gw = n == "direct-grpc" ? "-" : sprintf("%.2f", g / hz * 1e6 / t)
-    printf "%-13s tokens/s=%s gateway_us_per_token=%s client_us_per_token=%.2f\n", n, tps, gw, (cc[1] + cc[2]) * 1e6 / t
+    wu = w / hz * 1e6 / t; gu = g / hz * 1e6 / t; cu = (cc[1] + cc[2]) * 1e6 / t
+    if (n == "direct-grpc") gu = 0
+    pinned = 1e6 / (wu > gu + cu ? wu : gu + cu); pooled = 2e6 / (wu + gu + cu)
+    printf "%-13s tokens/s=%s worker_us_per_token=%.2f gateway_us_per_token=%s client_us_per_token=%.2f budget_pinned=%.0f budget_2cores=%.0f\n",
+      n, tps, wu, n == "direct-grpc" ? "-" : sprintf("%.2f", gu), cu, pinned, pooled
   }'
 done

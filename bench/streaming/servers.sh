@@ -5,7 +5,8 @@
 #   stream_servers_start PORT_BASE                  worker on core 0 (HTTP PORT_BASE, gRPC +1), gateway
 #                                                   on core 1 (HTTP +2, gRPC +3), both ready; sets
 #                                                   WORKER_HTTP WORKER_GRPC GATEWAY_HTTP GATEWAY_GRPC
-#                                                   GATEWAY_PID TMP; stopped and TMP removed on exit.
+#                                                   WORKER_PID GATEWAY_PID TMP; stopped and TMP
+#                                                   removed on exit.
 # WORKER_ARGS / GATEWAY_ARGS (env) pass extra flags to the two servers.
 
 stream_bench_init() {
@@ -45,7 +46,8 @@ stream_servers_start() {
   trap stream_servers_stop EXIT
   taskset -c 0 "$WORKER" ${WORKER_ARGS:-} --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 \
     --http-port "$WORKER_HTTP" --grpc-port "$WORKER_GRPC" >"$TMP/worker.log" 2>&1 &
-  STREAM_PIDS+=($!)
+  WORKER_PID=$!
+  STREAM_PIDS+=($WORKER_PID)
   cat >"$TMP/gateway.yaml" <<YAML
 host: 127.0.0.1
 http_port: $GATEWAY_HTTP
