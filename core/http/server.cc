@@ -717,19 +717,16 @@ void Connection::OnWritten(beast::error_code ec) {
   ReadNextRequest();
 }
 
+// Called by the stream the connection still holds (SseStreamImpl::Flush checks), so the
+// connection is not closed: Close() drops sse_.
 void Connection::EndSse() {
   std::shared_ptr<SseStreamImpl> sse = std::move(sse_);
-  if (state_ == State::kClosed) {
-    if (sse) sse->MarkClosed();
-    return;
-  }
+  sse->MarkClosed();
   if (!keep_alive_ || server_->draining.load(std::memory_order_relaxed)) {
     Close();
-    if (sse) sse->MarkClosed();
-    return;
+  } else {
+    ReadNextRequest();
   }
-  if (sse) sse->MarkClosed();
-  ReadNextRequest();
 }
 
 void Connection::ReadNextRequest() {

@@ -20,9 +20,10 @@ namespace core {
   // streaming profile. Servers turn it off (tests keep the default).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
-  // An io_uring build (CMake's ASIO_IO_URING, AUTO by default) runs every socket and timer on
-  // io_uring. Where the kernel or a seccomp profile refuses io_uring, Asio would throw from the first
-  // io_context (an abort with "io_uring_queue_init: Operation not permitted"); say what to do instead.
+  // An io_uring build (CMake's ASIO_IO_URING=AUTO or ON; OFF by default) runs every socket and
+  // timer on io_uring. Where the kernel or a seccomp profile refuses io_uring, Asio would throw
+  // from the first io_context (an abort with "io_uring_queue_init: Operation not permitted"); say
+  // what to do instead.
   io_uring ring;
   if (const int rc = io_uring_queue_init(1, &ring, 0); rc < 0) {
     std::fprintf(stderr,

@@ -365,8 +365,7 @@ int main(int argc, char** argv) {
     io.run();
     for (auto& st : sse_streams)
       ttft_ms.insert(ttft_ms.end(), st->ttft_ms.begin(), st->ttft_ms.end());
-  }
-  if (sse.empty()) {
+  } else {
     // gRPC: every stream on one completion queue, driven by one thread (a thread per stream with
     // the blocking API cost more CPU per token than the server side it measures).
     std::vector<std::unique_ptr<GrpcStream>> grpc_streams;

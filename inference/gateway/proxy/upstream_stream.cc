@@ -40,10 +40,8 @@ std::shared_ptr<UpstreamStream> UpstreamStream::Open(GrpcUpstream* upstream,
   if (request != nullptr) {
     std::lock_guard lock(s->mu_);
     s->writes_.push_back(std::move(*request));
-    s->write_in_flight_ = true;
     s->close_writes_ = true;
-    s->writes_closed_ = true;
-    s->StartWriteLast(&s->writes_.front(), grpc::WriteOptions());
+    s->PumpLocked();  // a write with the half-close (WriteLast)
   }
   s->StartCall();
   return s;
@@ -69,7 +67,12 @@ void UpstreamStream::PumpLocked() {
   if (ended_ || write_failed_ || write_in_flight_) return;
   if (!writes_.empty()) {
     write_in_flight_ = true;
-    StartWrite(&writes_.front());  // deque: stays put while others are queued behind it
+    if (close_writes_ && writes_.size() == 1) {
+      writes_closed_ = true;  // the last request carries the half-close: one frame, not two
+      StartWriteLast(&writes_.front(), grpc::WriteOptions());
+    } else {
+      StartWrite(&writes_.front());  // deque: stays put while others are queued behind it
+    }
   } else if (close_writes_ && !writes_closed_) {
     writes_closed_ = true;
     StartWritesDone();

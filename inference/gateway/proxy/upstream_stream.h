@@ -88,7 +88,8 @@ class UpstreamStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, gr
                                               std::unique_ptr<grpc::ClientContext> context,
                                               Sink* sink, size_t write_queue_max,
                                               grpc::ByteBuffer* request);
-  // Starts the next write or the half-close when nothing is in flight (mu_ held).
+  // Starts the next write or the half-close when nothing is in flight (mu_ held); the last
+  // write after CloseWrites() carries the half-close (WriteLast).
   void PumpLocked();
 
   std::unique_ptr<grpc::ClientContext> context_;
