@@ -9,8 +9,9 @@
 # Pinning (2 cores): the worker on core 0; the proxy (gateway: 1 downstream + 1 upstream I/O thread;
 # nginx: 1 worker process) and the load generator on core 1. Each round runs direct, gateway, nginx
 # one after the other and prints req/s, p50, p99 per run and the round's gateway/nginx ratio (a pair
-# run seconds apart, so a noisy moment on a shared machine hits both). Last line
-# `ratio: <gateway req/s / nginx req/s>`, the median over ROUNDS rounds.
+# run seconds apart, so a noisy moment on a shared machine hits both), with the CPU the proxy and
+# the worker spent per request (from /proc/PID/stat; proxy_cpu is the proxy's share of a core).
+# Last line `ratio: <gateway req/s / nginx req/s>`, the median over ROUNDS rounds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${1:-build}
@@ -97,14 +98,30 @@ NGINX
 nginx -c "$TMP/nginx.conf" -p "$TMP"
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average$(uptime | sed 's/.*load average://')"
-declare -A REQ
+declare -A REQ PROXY_PID
+PROXY_PID[direct]=""
+PROXY_PID[gateway]=${PIDS[1]}
+PROXY_PID[nginx]=$(pgrep -P "$(cat "$TMP/nginx.pid")" | head -1)
+TICKS_PER_S=$(getconf CLK_TCK)
+cpu_ticks() {  # user + system clock ticks of a process (all its threads); 0 without one
+  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+    sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+  else
+    echo 0
+  fi
+}
 run() {  # run NAME PORT
-  local out
+  local out pid=${PROXY_PID[$1]} t0 t1 w0 w1 s0 s1
+  t0=$(cpu_ticks "$pid"); w0=$(cpu_ticks "${PIDS[0]}"); s0=$(date +%s.%N)
   out=$(taskset -c 1 "$LOAD" --protocol rest --port "$2" --model mlp \
     --reference-dir "$MODELS_DIR/reference" --concurrency "$CONCURRENCY" --duration-s "$DURATION_S" \
     --warmup-s "$WARMUP_S" --wait-ready-s 60 --name "$1" </dev/null)
-  echo "$out"
+  t1=$(cpu_ticks "$pid"); w1=$(cpu_ticks "${PIDS[0]}"); s1=$(date +%s.%N)
   REQ[$1]=$(sed -n 's/.* req\/s=\([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  # CPU per request over the whole run (warm-up included; the rate is steady): the proxy's and the
+  # worker's, so a proxy that wins only by taking a larger share of its core shows up.
+  echo "$out $(awk -v t="$((t1 - t0))" -v w="$((w1 - w0))" -v hz="$TICKS_PER_S" -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
+    -v r="${REQ[$1]:-0}" 'BEGIN { if (r > 0 && s > 0) printf "proxy_cpu=%.2f proxy_us_per_req=%.2f worker_us_per_req=%.2f", t / hz / s, t / hz / s * 1e6 / r, w / hz / s * 1e6 / r }')"
 }
 RATIOS=()
 for round in $(seq 1 "$ROUNDS"); do
