@@ -13,6 +13,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "nlohmann/json.hpp"
@@ -29,19 +30,34 @@ constexpr int kStock = 1000;
 constexpr int kKills = 3;
 
 // Sends one request, reconnecting and retrying until the server gives an HTTP answer that is not
-// 503 (journal) or 429 (queue). Returns nullopt only when `stop` is set first.
+// 503 (journal) or 429 (queue). Once the request has been sent it may have been applied, so it is
+// retried to a definitive answer even after `stop`; nullopt only when `stop` is set before it was
+// ever sent, or (a test failure) when no connection can be made for kReconnectMs.
+constexpr int64_t kReconnectMs = 30'000;
 std::optional<ClientResponse> Definitive(StockdProcess& server, std::unique_ptr<TestClient>& client,
                                          std::string_view method, const std::string& target,
                                          const std::string& body, const std::atomic<bool>& stop) {
+  bool sent = false;
+  std::optional<std::chrono::steady_clock::time_point> refused_since;
   while (true) {
     if (!client) {
-      if (stop.load()) return std::nullopt;
-      client = server.Client();
-      if (!client) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // server restarting
+      if (!sent && stop.load()) return std::nullopt;
+      auto c = server.TryClient();
+      if (!c.ok()) {  // the server is restarting
+        const auto now = std::chrono::steady_clock::now();
+        if (!refused_since) refused_since = now;
+        if (now - *refused_since > std::chrono::milliseconds(kReconnectMs)) {
+          ADD_FAILURE() << method << " " << target << ": no connection for " << kReconnectMs
+                        << " ms: " << c.status();
+          return std::nullopt;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
         continue;
       }
+      refused_since.reset();
+      client = *std::move(c);
     }
+    sent = true;
     auto r = client->Request(method, target, body);
     if (!r.ok()) {
       client.reset();

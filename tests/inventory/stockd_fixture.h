@@ -71,8 +71,11 @@ class StockdProcess {
     std::fclose(f);
     return out;
   }
+  absl::StatusOr<std::unique_ptr<core::http::testing::TestClient>> TryClient() {
+    return core::http::testing::TestClient::Connect("127.0.0.1", http_port());
+  }
   std::unique_ptr<core::http::testing::TestClient> Client() {
-    auto c = core::http::testing::TestClient::Connect("127.0.0.1", http_port());
+    auto c = TryClient();
     return c.ok() ? std::move(*c) : nullptr;
   }
 
