@@ -20,7 +20,7 @@ namespace core {
   // streaming profile. Servers turn it off (tests keep the default).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
-  // An io_uring build (CMake's ASIO_IO_URING=AUTO or ON; OFF by default) runs every socket and
+  // An io_uring build (CMake's ASIO_IO_URING=AUTO, the default, or ON) runs every socket and
   // timer on io_uring. Where the kernel or a seccomp profile refuses io_uring, Asio would throw
   // from the first io_context (an abort with "io_uring_queue_init: Operation not permitted"); say
   // what to do instead.
