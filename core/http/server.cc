@@ -120,12 +120,16 @@ struct HttpServer::Tls {
   asio::ssl::context context;
 };
 
+// How long Shutdown() lets an I/O thread finish the handlers of its closed connections.
+constexpr std::chrono::milliseconds kIoThreadStopWait{1000};
+
 struct IoThread {
   asio::io_context ctx{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard{ctx.get_executor()};
   asio::steady_timer sweep{ctx};
   std::thread thread;
   std::vector<Connection*> conns;  // owned by this thread only
+  bool stopping = false;           // set by Shutdown on this thread: the sweep stops re-arming
   int64_t now_ms = SteadyNowMs();
   std::string date_header;  // "Date: ...\r\n", refreshed by the sweep
 
@@ -776,9 +780,13 @@ void HttpServer::Impl::Sweep(IoThread* t) {
   for (size_t i = t->conns.size(); i-- > 0;) {
     if (i < t->conns.size()) t->conns[i]->Tick(t->now_ms, drain);
   }
+  // Shutdown's cancel() misses a timer that has already fired but whose handler has not run yet
+  // (the completion is queued): the flag stops that last handler from re-arming, or run() would
+  // never return.
+  if (t->stopping) return;
   t->sweep.expires_after(std::chrono::milliseconds(kSweepIntervalMs));
   t->sweep.async_wait([this, t](beast::error_code ec) {
-    if (!ec) Sweep(t);
+    if (!ec && !t->stopping) Sweep(t);
   });
 }
 
@@ -936,11 +944,31 @@ void HttpServer::Shutdown() {
   for (auto& t : s.io) {
     asio::post(t->ctx, [raw = t.get()] {
       while (!raw->conns.empty()) raw->conns.back()->Close();
+      raw->stopping = true;
       raw->sweep.cancel();
       raw->guard.reset();
     });
   }
-  for (auto& t : s.io) t->thread.join();
+  // Each thread's run() returns once the handlers of what was just closed have run. Bounded: on
+  // Asio's io_uring backend (Boost 1.81) run() was seen to keep waiting after every socket had been
+  // closed and deregistered, its scheduler still counting work no queue held (the ring only had its
+  // own idle timeout in flight; compare chriskohlhoff/asio#1327). Then stop() ends it: what is left
+  // are handlers of closed connections, destroyed with the io_context.
+  const auto stop_deadline = std::chrono::steady_clock::now() + kIoThreadStopWait;
+  for (size_t i = 0; i < s.io.size(); ++i) {
+    IoThread& t = *s.io[i];
+    while (!t.ctx.stopped() && std::chrono::steady_clock::now() < stop_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!t.ctx.stopped()) {
+      spdlog::warn(
+          "http server: I/O thread {} still had work {} ms after its connections closed; "
+          "stopping it",
+          i, std::chrono::duration_cast<std::chrono::milliseconds>(kIoThreadStopWait).count());
+      t.ctx.stop();
+    }
+    t.thread.join();
+  }
   if (!options_.unix_socket_path.empty()) ::unlink(options_.unix_socket_path.c_str());
 }
 

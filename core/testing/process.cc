@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "core/process/child_fds.h"
+
 extern char** environ;
 
 namespace core::testing {
@@ -31,6 +33,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    core::CloseDescriptorsFrom(3);  // not the test's sockets (its clients' connections)
     if (!options.log_path.empty()) {
       int fd = ::open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {

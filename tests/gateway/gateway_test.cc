@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -126,6 +127,18 @@ double MaxDiff(const inference::ModelInferResponse& resp, const Reference& ref) 
   return diff;
 }
 
+// The sockets a process holds ("socket:[inode]" for each descriptor that is one).
+std::set<std::string> Sockets(pid_t pid) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(fmt::format("/proc/{}/fd", pid), ec)) {
+    std::error_code link_ec;
+    const std::string target = std::filesystem::read_symlink(e.path(), link_ec).string();
+    if (!link_ec && target.rfind("socket:", 0) == 0) out.insert(target);
+  }
+  return out;
+}
+
 class Gateway {
  public:
   // `yaml`: the gateway config (workers, qos, auth...); the test adds http_port and routing.
@@ -205,6 +218,21 @@ class Gateway {
   }
   // Where supervised workers keep their sockets, ready files and logs (w<i>.sock, w<i>.ready).
   const std::string& runtime_dir() const { return runtime_dir_; }
+  // The last `bytes` of the gateway's log and of each supervised worker's, for failure messages.
+  std::string Logs(size_t bytes = 4000) const {
+    auto tail = [bytes](const std::string& path) {
+      std::ifstream in(path);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+    };
+    std::string out = "--- gateway.log\n" + tail(dir_.File("gateway.log"));
+    for (int i = 0; i < 8; ++i) {
+      const std::string path = fmt::format("{}/w{}.log", runtime_dir_, i);
+      if (std::filesystem::exists(path)) out += fmt::format("--- w{}.log\n{}", i, tail(path));
+    }
+    return out;
+  }
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
   // Worker pid of supervised slot `i` (from its ready file).
   pid_t WorkerPid(int i) {
     auto j = core::testing::WaitForReadyFile(fmt::format("{}/w{}.ready", runtime_dir_, i), 5000);
@@ -447,6 +475,17 @@ workers: {{binary: {}, repo: {}, min: 1, max: 2, initial: 1, scale_interval_ms: 
     if (!scaled_up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const pid_t added_pid = gw->WorkerPid(1);
+  // Started while the gateway held many connections: the worker inherited none of its sockets
+  // (a connection the gateway closes must really close).
+  if (scaled_up && added_pid > 0) {
+    const std::set<std::string> gateway_sockets = Sockets(gw->pid());
+    std::vector<std::string> shared;
+    for (const auto& s : Sockets(added_pid)) {
+      if (gateway_sockets.count(s)) shared.push_back(s);
+    }
+    EXPECT_TRUE(shared.empty()) << "worker-1 holds " << shared.size()
+                                << " of the gateway's sockets, e.g. " << shared.front();
+  }
 
   // Back down to workers_min under light load, after the hysteresis.
   const auto heavy_stopped = std::chrono::steady_clock::now();
@@ -476,7 +515,7 @@ workers: {{binary: {}, repo: {}, min: 1, max: 2, initial: 1, scale_interval_ms: 
                          << ")";
   EXPECT_EQ(first_traffic_probe, 200) << "the gateway sent traffic to a worker not yet ready";
   EXPECT_LE(total_max, 2) << "more workers than workers_max";
-  EXPECT_TRUE(scaled_down) << "not back to workers_min 30 s after the load stopped";
+  EXPECT_TRUE(scaled_down) << "not back to workers_min 30 s after the load stopped\n" << gw->Logs();
   // Hysteresis: the drain starts after scale_down_after cold evaluations (2 s), not the first one.
   ASSERT_TRUE(drain_started_after.has_value());
   EXPECT_GE(*drain_started_after,

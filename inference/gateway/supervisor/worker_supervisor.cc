@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/process/child_fds.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -44,6 +45,7 @@ pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& log_
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  core::CloseDescriptorsFrom(3);  // not the gateway's sockets (clients, other workers' connections)
   const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     ::dup2(fd, 1);
