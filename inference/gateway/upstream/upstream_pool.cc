@@ -17,6 +17,8 @@ namespace http = boost::beast::http;
 using GenericSocket = asio::generic::stream_protocol::socket;
 
 struct UpstreamPool::Impl {
+  std::mutex mu;  // guards targets
+  std::vector<std::weak_ptr<UpstreamTarget>> targets;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
@@ -28,13 +30,14 @@ namespace upstream_internal {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(asio::io_context& ctx, std::shared_ptr<UpstreamTarget> target)
-      : socket_(ctx), timer_(ctx), target_(std::move(target)) {}
+  explicit Connection(asio::io_context& ctx) : socket_(ctx), timer_(ctx) {}
 
   asio::any_io_executor executor() { return socket_.get_executor(); }
 
   // Runs on this connection's thread.
-  void Run(std::string request, int64_t timeout_ms, UpstreamCallback done, bool retry_stale) {
+  void Run(std::shared_ptr<UpstreamTarget> target, std::string request, int64_t timeout_ms,
+           UpstreamCallback done, bool retry_stale) {
+    target_ = std::move(target);
     request_ = std::move(request);
     done_ = std::move(done);
     retry_stale_ = retry_stale;
@@ -183,10 +186,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     done(std::move(out));
   }
 
-  // Back to the target's idle list.
+  // Back to the target's idle list. An idle connection does not hold its target (the target holds
+  // it), so dropping a target frees its idle connections.
   void Release() {
-    std::lock_guard<std::mutex> lock(target_->mu_);
-    target_->idle_.push_back(shared_from_this());
+    std::shared_ptr<UpstreamTarget> target = std::move(target_);
+    std::lock_guard<std::mutex> lock(target->mu_);
+    target->idle_.push_back(shared_from_this());
   }
   void Discard() {
     Close();
@@ -199,7 +204,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
-  std::shared_ptr<UpstreamTarget> target_;
+  std::shared_ptr<UpstreamTarget> target_;  // while a request runs
   std::string request_;
   UpstreamCallback done_;
   uint64_t generation_ = 0;
@@ -222,7 +227,9 @@ void UpstreamTarget::CloseIdle() {
     idle.swap(idle_);
     connections_ -= static_cast<int>(idle.size());
   }
-  for (auto& c : idle) asio::post(c->executor(), [c] { c->Close(); });
+  // Idle connections have no operation pending and no other owner, so they are closed here (the
+  // reactor is thread-safe), also when their thread has stopped.
+  for (auto& c : idle) c->Close();
 }
 
 absl::StatusOr<std::unique_ptr<UpstreamPool>> UpstreamPool::Create(Options options) {
@@ -250,6 +257,23 @@ UpstreamPool::~UpstreamPool() {
   for (auto& g : impl_->guards) g.reset();
   for (auto& c : impl_->contexts) c->stop();
   for (auto& t : impl_->threads) t.join();
+  // Targets may outlive the pool: their idle connections must not outlive the io_contexts.
+  std::vector<std::shared_ptr<UpstreamTarget>> live;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (const auto& w : impl_->targets) {
+      if (auto t = w.lock()) live.push_back(std::move(t));
+    }
+  }
+  for (const auto& t : live) t->CloseIdle();
+}
+
+std::shared_ptr<UpstreamTarget> UpstreamPool::NewTarget(const UpstreamAddress& address) {
+  auto target = std::make_shared<UpstreamTarget>(this, address);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::erase_if(impl_->targets, [](const std::weak_ptr<UpstreamTarget>& w) { return w.expired(); });
+  impl_->targets.push_back(target);
+  return target;
 }
 
 void UpstreamPool::Send(const std::shared_ptr<UpstreamTarget>& target, std::string request,
@@ -282,11 +306,11 @@ void UpstreamPool::Start(const std::shared_ptr<UpstreamTarget>& target,
       }
       ++target->connections_;
     }
-    conn = std::make_shared<upstream_internal::Connection>(impl_->NextContext(), target);
+    conn = std::make_shared<upstream_internal::Connection>(impl_->NextContext());
   }
-  asio::post(conn->executor(), [conn, request = std::move(request), timeout_ms,
+  asio::post(conn->executor(), [conn, target, request = std::move(request), timeout_ms,
                                 done = std::move(done), retry_stale]() mutable {
-    conn->Run(std::move(request), timeout_ms, std::move(done), retry_stale);
+    conn->Run(std::move(target), std::move(request), timeout_ms, std::move(done), retry_stale);
   });
 }
 

@@ -17,8 +17,8 @@
 //   it).
 //
 // Thread safety: Send() may be called from any thread; `done` runs on a pool I/O thread, exactly
-// once. Targets must not outlive the pool's threads' use of them; the pool owns nothing per target
-// beyond its connections, which hold a reference to the target.
+// once. A busy connection holds its target; an idle one is held by its target only, so dropping a
+// target frees its idle connections, and the pool closes those of targets that outlive it.
 
 #include <atomic>
 #include <cstdint>
@@ -84,9 +84,8 @@ class UpstreamPool {
   static absl::StatusOr<std::unique_ptr<UpstreamPool>> Create(Options options);
   ~UpstreamPool();
 
-  std::shared_ptr<UpstreamTarget> NewTarget(const UpstreamAddress& address) {
-    return std::make_shared<UpstreamTarget>(this, address);
-  }
+  // Targets may outlive the pool (their idle connections are closed when it goes).
+  std::shared_ptr<UpstreamTarget> NewTarget(const UpstreamAddress& address);
   // `request`: a complete HTTP/1.1 request (keep-alive). See the header comment for `done`.
   void Send(const std::shared_ptr<UpstreamTarget>& target, std::string request, int64_t timeout_ms,
             UpstreamCallback done);

@@ -78,6 +78,25 @@ TEST(UpstreamPoolTest, OffThreadCallsRunOnThePoolsThreadsAndReuseConnections) {
   }
   // Sequential calls alternate between the two pool threads: one warm connection each at most.
   EXPECT_LE(target->connections(), 2);
+  // Idle connections do not keep their target alive (no cycle: ASan's leak check sees it).
+  std::weak_ptr<UpstreamTarget> weak = target;
+  target.reset();
+  EXPECT_TRUE(weak.expired());
+}
+
+TEST(UpstreamPoolTest, ATargetMayOutliveThePool) {
+  Worker worker;
+  auto pool = UpstreamPool::Create({.threads = 1});
+  ASSERT_TRUE(pool.ok());
+  auto target =
+      (*pool)->NewTarget(*UpstreamAddress::Parse(fmt::format("127.0.0.1:{}", worker.port())));
+  std::promise<UpstreamResponse> p;
+  (*pool)->Send(target, Get("/echo"), 5000,
+                [&p](UpstreamResponse&& r) { p.set_value(std::move(r)); });
+  ASSERT_TRUE(p.get_future().get().status.ok());
+  ASSERT_EQ(target->connections(), 1);
+  pool->reset();  // closes the idle connection while its io_context still exists
+  EXPECT_EQ(target->connections(), 0);
 }
 
 TEST(UpstreamPoolTest, StaleKeepAliveConnectionIsRetriedOnAFreshOne) {
