@@ -60,17 +60,25 @@ class Worker {
   std::unique_ptr<HttpServer> server_;
 };
 
+std::shared_ptr<UpstreamTarget> TargetOf(UpstreamPool& pool, const Worker& worker) {
+  return pool.NewTarget(*UpstreamAddress::Parse(fmt::format("127.0.0.1:{}", worker.port())));
+}
+
+// One request from this (unattached) thread, waited for.
+UpstreamResponse Call(UpstreamPool& pool, const std::shared_ptr<UpstreamTarget>& target,
+                      const std::string& path) {
+  std::promise<UpstreamResponse> p;
+  pool.Send(target, Get(path), 5000, [&p](UpstreamResponse&& r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
 TEST(UpstreamPoolTest, OffThreadCallsRunOnThePoolsThreadsAndReuseConnections) {
   Worker worker;
   auto pool = UpstreamPool::Create({.threads = 2});
   ASSERT_TRUE(pool.ok());
-  auto target =
-      (*pool)->NewTarget(*UpstreamAddress::Parse(fmt::format("127.0.0.1:{}", worker.port())));
+  auto target = TargetOf(**pool, worker);
   for (int i = 0; i < 20; ++i) {
-    std::promise<UpstreamResponse> p;
-    (*pool)->Send(target, Get("/echo"), 5000,
-                  [&p](UpstreamResponse&& r) { p.set_value(std::move(r)); });
-    UpstreamResponse r = p.get_future().get();
+    UpstreamResponse r = Call(**pool, target, "/echo");
     ASSERT_TRUE(r.status.ok()) << r.status;
     EXPECT_EQ(r.http_status, 200);
     EXPECT_EQ(r.body, R"({"ok":true})");
@@ -88,12 +96,8 @@ TEST(UpstreamPoolTest, ATargetMayOutliveThePool) {
   Worker worker;
   auto pool = UpstreamPool::Create({.threads = 1});
   ASSERT_TRUE(pool.ok());
-  auto target =
-      (*pool)->NewTarget(*UpstreamAddress::Parse(fmt::format("127.0.0.1:{}", worker.port())));
-  std::promise<UpstreamResponse> p;
-  (*pool)->Send(target, Get("/echo"), 5000,
-                [&p](UpstreamResponse&& r) { p.set_value(std::move(r)); });
-  ASSERT_TRUE(p.get_future().get().status.ok());
+  auto target = TargetOf(**pool, worker);
+  ASSERT_TRUE(Call(**pool, target, "/echo").status.ok());
   ASSERT_EQ(target->connections(), 1);
   pool->reset();  // closes the idle connection while its io_context still exists
   EXPECT_EQ(target->connections(), 0);
@@ -101,22 +105,15 @@ TEST(UpstreamPoolTest, ATargetMayOutliveThePool) {
 
 TEST(UpstreamPoolTest, StaleKeepAliveConnectionIsRetriedOnAFreshOne) {
   auto worker = std::make_unique<Worker>();
-  const uint16_t port = worker->port();
   auto pool = UpstreamPool::Create({.threads = 1});
   ASSERT_TRUE(pool.ok());
-  auto target = (*pool)->NewTarget(*UpstreamAddress::Parse(fmt::format("127.0.0.1:{}", port)));
-  auto call = [&] {
-    std::promise<UpstreamResponse> p;
-    (*pool)->Send(target, Get("/echo"), 5000,
-                  [&p](UpstreamResponse&& r) { p.set_value(std::move(r)); });
-    return p.get_future().get();
-  };
-  ASSERT_TRUE(call().status.ok());
+  auto target = TargetOf(**pool, *worker);
+  ASSERT_TRUE(Call(**pool, target, "/echo").status.ok());
   ASSERT_EQ(target->connections(), 1);
   // The worker goes away: the kept connection is dead and nothing listens; the failure is reported
   // as not having reached the worker (safe to retry elsewhere).
   worker.reset();
-  UpstreamResponse r = call();
+  UpstreamResponse r = Call(**pool, target, "/echo");
   EXPECT_FALSE(r.status.ok());
   EXPECT_FALSE(r.reached_worker) << r.status;
   EXPECT_EQ(target->connections(), 0);
@@ -126,8 +123,7 @@ TEST(UpstreamPoolTest, PoolFullIsReportedWithoutReachingTheWorker) {
   Worker worker;
   auto pool = UpstreamPool::Create({.threads = 1, .connections_per_target_max = 1});
   ASSERT_TRUE(pool.ok());
-  auto target =
-      (*pool)->NewTarget(*UpstreamAddress::Parse(fmt::format("127.0.0.1:{}", worker.port())));
+  auto target = TargetOf(**pool, worker);
   // The first call holds the only connection until the worker releases it.
   std::promise<UpstreamResponse> p1, p2;
   (*pool)->Send(target, Get("/hold"), 5000,
