@@ -23,9 +23,11 @@ namespace core {
   // An io_uring build (CMake's ASIO_IO_URING=AUTO, the default, or ON) runs every socket and
   // timer on io_uring. Where the kernel or a seccomp profile refuses io_uring, Asio would throw
   // from the first io_context (an abort with "io_uring_queue_init: Operation not permitted"); say
-  // what to do instead.
+  // what to do instead. The probe ring has the size every io_context's ring has (Asio's
+  // io_uring_service::ring_size), so a memory limit on rings (RLIMIT_MEMLOCK before Linux 5.12)
+  // shows here too.
   io_uring ring;
-  if (const int rc = io_uring_queue_init(1, &ring, 0); rc < 0) {
+  if (const int rc = io_uring_queue_init(16384, &ring, 0); rc < 0) {
     std::fprintf(stderr,
                  "this build runs on io_uring (CMake ASIO_IO_URING) and the kernel refused it: %s. "
                  "Allow io_uring (sysctl kernel.io_uring_disabled=0; a seccomp profile that "
