@@ -120,8 +120,8 @@ run() {  # run NAME PORT
   REQ[$1]=$(sed -n 's/.* req\/s=\([0-9.]*\).*/\1/p' <<<"$out" | head -1)
   # CPU per request over the whole run (warm-up included; the rate is steady): the proxy's and the
   # worker's, so a proxy that wins only by taking a larger share of its core shows up.
-  echo "$out $(awk -v t="$((t1 - t0))" -v w="$((w1 - w0))" -v hz="$TICKS_PER_S" -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
-    -v r="${REQ[$1]:-0}" 'BEGIN { if (r > 0 && s > 0) printf "proxy_cpu=%.2f proxy_us_per_req=%.2f worker_us_per_req=%.2f", t / hz / s, t / hz / s * 1e6 / r, w / hz / s * 1e6 / r }')"
+  echo "$out $(awk -v t="$((t1 - t0))" -v w="$((w1 - w0))" -v hz="$TICKS_PER_S" -v s0="$s0" -v s1="$s1" \
+    -v r="${REQ[$1]:-0}" 'BEGIN { s = s1 - s0; if (r > 0 && s > 0) printf "proxy_cpu=%.2f proxy_us_per_req=%.2f worker_us_per_req=%.2f", t / hz / s, t / hz / s * 1e6 / r, w / hz / s * 1e6 / r }')"
 }
 RATIOS=()
 for round in $(seq 1 "$ROUNDS"); do

@@ -786,7 +786,7 @@ void HttpServer::Impl::Sweep(IoThread* t) {
   if (t->stopping) return;
   t->sweep.expires_after(std::chrono::milliseconds(kSweepIntervalMs));
   t->sweep.async_wait([this, t](beast::error_code ec) {
-    if (!ec && !t->stopping) Sweep(t);
+    if (!ec) Sweep(t);
   });
 }
 

@@ -26,8 +26,9 @@ namespace core {
   // what to do instead. The probe ring has the size every io_context's ring has (Asio's
   // io_uring_service::ring_size), so a memory limit on rings (RLIMIT_MEMLOCK before Linux 5.12)
   // shows here too.
+  constexpr unsigned kAsioRingEntries = 16384;  // io_uring_service::ring_size (private in Asio)
   io_uring ring;
-  if (const int rc = io_uring_queue_init(16384, &ring, 0); rc < 0) {
+  if (const int rc = io_uring_queue_init(kAsioRingEntries, &ring, 0); rc < 0) {
     std::fprintf(stderr,
                  "this build runs on io_uring (CMake ASIO_IO_URING) and the kernel refused it: %s. "
                  "Allow io_uring (sysctl kernel.io_uring_disabled=0; a seccomp profile that "

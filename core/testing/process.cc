@@ -98,6 +98,11 @@ absl::StatusOr<nlohmann::json> WaitForReadyFile(const std::string& path, int tim
   return absl::DeadlineExceededError("no ready file at " + path);
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 absl::Status WriteReadyFile(const std::string& path, const nlohmann::json& json) {
   std::string tmp = path + ".tmp";
   {

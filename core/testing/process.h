@@ -45,6 +45,9 @@ class ChildProcess {
 // Polls until `path` holds a complete JSON document; DeadlineExceeded after timeout_ms.
 absl::StatusOr<nlohmann::json> WaitForReadyFile(const std::string& path, int timeout_ms = 30000);
 
+// The whole content of a file ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
+
 // Writes `json` to `path` atomically (temporary file + rename). For binaries implementing --ready-file.
 absl::Status WriteReadyFile(const std::string& path, const nlohmann::json& json);
 

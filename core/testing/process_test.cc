@@ -4,19 +4,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <sstream>
 #include <string>
 
 namespace core::testing {
 namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A child sees only stdin, stdout and stderr of the parent's descriptors (Asio and most code here
 // open sockets without SOCK_CLOEXEC; see core/process/child_fds.h).
@@ -31,7 +23,7 @@ TEST(ChildProcessTest, InheritsNoDescriptorBeyondTheStandardThree) {
   auto code = (*child)->Wait(10'000);
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
-  std::stringstream listed(ReadAll(log));
+  std::stringstream listed(ReadFile(log));
   std::string fd;
   while (listed >> fd) {
     EXPECT_TRUE(fd == "0" || fd == "1" || fd == "2") << "the child holds descriptor " << fd;

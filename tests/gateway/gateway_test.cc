@@ -89,10 +89,7 @@ struct Reference {
 };
 
 Reference LoadReference() {
-  auto read = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
+  auto read = core::testing::ReadFile;
   Reference r;
   r.input = read(g_models->File("reference/mlp.input.bin"));
   const std::string out = read(g_models->File("reference/mlp.output.bin"));
@@ -221,8 +218,7 @@ class Gateway {
   // The last `bytes` of the gateway's log and of each supervised worker's, for failure messages.
   std::string Logs(size_t bytes = 4000) const {
     auto tail = [bytes](const std::string& path) {
-      std::ifstream in(path);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string text = core::testing::ReadFile(path);
       return text.size() > bytes ? text.substr(text.size() - bytes) : text;
     };
     std::string out = "--- gateway.log\n" + tail(dir_.File("gateway.log"));
@@ -1037,8 +1033,7 @@ void MakeCert(const TempDir& dir, const std::string& name) {
 TEST(GatewayTest, TlsOnBothListeners) {
   TempDir certs;
   MakeCert(certs, "gateway");
-  std::ifstream in(certs.File("gateway.crt"));
-  const std::string ca((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string ca = core::testing::ReadFile(certs.File("gateway.crt"));
   auto gw = Gateway::Start(
       GrpcGatewayYaml(1, fmt::format("tls: {{cert_file: {}, key_file: {}}}\n",
                                      certs.File("gateway.crt"), certs.File("gateway.key"))),
@@ -1093,8 +1088,7 @@ TEST(GatewayTest, BadTlsOrGrpcConfigStopsStartUpWithAPreciseMessage) {
     EXPECT_TRUE(child.ok());
     auto code = (*child)->Wait(10000);
     EXPECT_TRUE(code.ok() && *code == 1) << "the gateway must refuse to start";
-    std::ifstream in(log);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return core::testing::ReadFile(log);
   };
   const std::string workers = fmt::format("workers: {{binary: {}, repo: {}}}\n", g_worker, Repo());
   std::string log = run(workers + fmt::format("tls: {{cert_file: {}, key_file: {}}}\n",

@@ -4,7 +4,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <fstream>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -19,10 +18,7 @@
 
 namespace inference_testing {
 
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using core::testing::ReadFile;
 
 class WorkerProcess {
  public:

@@ -61,16 +61,7 @@ class StockdProcess {
   uint16_t http_port() const { return http_port_.load(); }
   uint16_t grpc_port() const { return grpc_port_.load(); }
   int generation() const { return generation_.load(); }
-  std::string Log() const {
-    std::string out;
-    FILE* f = std::fopen(dir_.File("stockd.log").c_str(), "r");
-    if (!f) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-    std::fclose(f);
-    return out;
-  }
+  std::string Log() const { return core::testing::ReadFile(dir_.File("stockd.log")); }
   absl::StatusOr<std::unique_ptr<core::http::testing::TestClient>> TryClient() {
     return core::http::testing::TestClient::Connect("127.0.0.1", http_port());
   }
