@@ -6,13 +6,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <cstring>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "core/process/child_fds.h"
 
 extern char** environ;
@@ -128,6 +131,46 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+
+// Whether every thread of `pid` (but io_uring's kernel workers) is stopped; false when the process
+// cannot be read.
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks(absl::StrCat("/proc/", pid, "/task"), ec);
+  if (ec) return false;
+  int stopped = 0;
+  for (const auto& task : tasks) {
+    const std::string stat = ReadFile(task.path().string() + "/stat");
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size()) {
+      continue;  // the thread exited meanwhile
+    }
+    if (stat.compare(open + 1, 4, "iou-") == 0) continue;
+    const char state = stat[close + 2];
+    if (state != 'T' && state != 't') return false;
+    ++stopped;
+  }
+  return stopped > 0;
+}
+
+}  // namespace
+
+absl::Status StopProcess(pid_t pid, int timeout_ms) {
+  if (::kill(pid, SIGSTOP) != 0) {
+    return absl::InternalError(absl::StrCat("kill(", pid, ", SIGSTOP): ", std::strerror(errno)));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!AllThreadsStopped(pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("process ", pid, " not stopped ", timeout_ms, " ms after SIGSTOP"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return absl::OkStatus();
 }
 
 size_t ResidentBytes(pid_t pid) {

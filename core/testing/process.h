@@ -63,6 +63,12 @@ class TempDir {
   std::string path_;
 };
 
+// Sends SIGSTOP to `pid` and waits until every thread of it has stopped. kill() only queues the
+// signal: until one of the process's threads is scheduled to take it, the others keep running and
+// serving (for a hundred milliseconds and more when the cores are busy). io_uring's kernel worker
+// threads (named iou-*) never stop and are not waited for. DeadlineExceeded after timeout_ms.
+absl::Status StopProcess(pid_t pid, int timeout_ms = 5000);
+
 // Resident set size of a process in bytes (from /proc/<pid>/statm); 0 when unavailable.
 size_t ResidentBytes(pid_t pid);
 

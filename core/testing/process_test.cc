@@ -1,6 +1,7 @@
 #include "core/testing/process.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +31,26 @@ TEST(ChildProcessTest, InheritsNoDescriptorBeyondTheStandardThree) {
   }
   ::close(pair[0]);
   ::close(pair[1]);
+}
+
+// StopProcess returns once the process is stopped, not merely signalled; a process that does not
+// exist is an error.
+TEST(StopProcessTest, ReturnsOnceTheProcessIsStopped) {
+  auto child = ChildProcess::Start({"/bin/sleep", "30"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  const pid_t pid = (*child)->pid();
+  auto state = [pid] {
+    const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+    const size_t close = stat.rfind(')');
+    return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+  };
+  ASSERT_TRUE(StopProcess(pid).ok());
+  EXPECT_EQ(state(), 'T');
+  ASSERT_EQ(::kill(pid, SIGCONT), 0);
+  ASSERT_TRUE((*child)->Running());
+  (*child)->Signal(SIGKILL);
+  ASSERT_TRUE((*child)->Wait(10'000).ok());
+  EXPECT_FALSE(StopProcess(pid, 100).ok());  // reaped: no such process
 }
 
 }  // namespace

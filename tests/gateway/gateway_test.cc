@@ -915,7 +915,7 @@ TEST(GatewayTest, GrpcDeadlinePropagatesToTheWorkerAndInflightIsBounded) {
   ASSERT_GT(worker, 0);
   const std::string timeouts =
       "gateway_requests_total{model=\"mlp\",version=\"1\",qos=\"silver\",outcome=\"timeout\"}";
-  ASSERT_EQ(::kill(worker, SIGSTOP), 0);
+  ASSERT_TRUE(core::testing::StopProcess(worker).ok());
   grpc::Status first;
   std::chrono::steady_clock::duration waited{};
   std::thread caller([&] {
@@ -937,6 +937,7 @@ TEST(GatewayTest, GrpcDeadlinePropagatesToTheWorkerAndInflightIsBounded) {
   EXPECT_TRUE(Eventually([&] { return Metric(gw->port(), timeouts) == 1; }, 1500));
   EXPECT_EQ(Metric(gw->port(), "gateway_grpc_inflight_calls"), 0);
   ::kill(worker, SIGCONT);
+  if (HasFailure()) ADD_FAILURE() << "gateway log:\n" << gw->Logs();
 }
 
 // kill -9 of a supervised worker while gRPC clients call ModelInfer through the gateway. A call the

@@ -567,7 +567,7 @@ TEST(StreamFallbackTest, StalledWorkerGetsKeepalivesThenAnErrorAndRecoveryResume
     ASSERT_EQ((*c)->status(), 200);
     // A few tokens, then the worker stops.
     for (int i = 0; i < 3; ++i) ASSERT_TRUE((*c)->Next(10000).has_value());
-    ASSERT_EQ(::kill(worker, SIGSTOP), 0);
+    ASSERT_TRUE(core::testing::StopProcess(worker).ok());
     const auto stopped_at = SteadyClock::now();
     std::vector<SteadyClock::time_point> keepalives;
     std::optional<SseEvent> error;
@@ -635,7 +635,7 @@ TEST(StreamFallbackTest, NoEligibleEndpointGetsKeepalivesThenTokensOrAnError) {
   ASSERT_GT(worker, 0);
   for (bool recover : {true, false}) {
     SCOPED_TRACE(recover ? "worker comes back" : "worker stays away");
-    ASSERT_EQ(::kill(worker, SIGSTOP), 0);
+    ASSERT_TRUE(core::testing::StopProcess(worker).ok());
     ASSERT_TRUE(
         Eventually([&] { return gw.Metric("gateway_workers{state=\"ready\"}") == 0; }, 10000));
     auto c = SseClient::Post("127.0.0.1", gw.port(), "/v2/models/gru_gen/generate_stream",

@@ -95,6 +95,11 @@ std::chrono::system_clock::time_point DeadlineIn(int64_t ns) {
              std::chrono::nanoseconds(std::max<int64_t>(ns, 1)));
 }
 
+// A client whose deadline passes cancels its call (RST_STREAM) one transit time before the
+// gateway's copy of that deadline (set from `grpc-timeout` on arrival) expires. A cancellation
+// this close to the deadline is counted as the deadline.
+constexpr int64_t kDeadlineSlackNs = 20'000'000;
+
 // Remaining time of the client's deadline, capped by `default_ms`.
 int64_t RemainingNs(const grpc::CallbackServerContext* ctx, int64_t default_ms) {
   const int64_t default_ns = default_ms * 1'000'000;
@@ -489,10 +494,12 @@ void GrpcProxy::Attempt(std::shared_ptr<InferCall> call, const Endpoint* exclude
           Finish(call, s, "ok");
           return;
         }
-        if (clock_->NowNs() >= call->deadline_ns &&
+        if (clock_->NowNs() + kDeadlineSlackNs >= call->deadline_ns &&
             (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
              s.error_code() == grpc::StatusCode::CANCELLED)) {
-          // The deadline passed upstream; the propagated cancellation may have won the race.
+          // The deadline passed upstream, or the client's own deadline passed and its
+          // cancellation (propagated to the upstream call) arrived just before the gateway's copy
+          // of that deadline: both are the deadline, not a client's choice to cancel.
           Finish(call,
                  grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                               fmt::format("deadline passed while {} had the request", e->name())),
