@@ -9,10 +9,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
