@@ -3,6 +3,7 @@
 //   infer-worker --repo models/repo [--http-port 8000] [--grpc-port 8001] [--unix-socket PATH]
 //                [--grpc-unix-socket PATH] [--ready-file PATH] [--config worker.yaml]
 //
+// A Unix socket replaces its TCP listener; for gRPC, --grpc-port given as well keeps both.
 // Port 0 picks a free port; --ready-file gets {"http_port", "grpc_port", "pid"} once everything
 // listens. SIGTERM/SIGINT: stop accepting, finish in-flight requests, unload the models, exit 0.
 //
@@ -76,7 +77,8 @@ int main(int argc, char** argv) {
       app.add_option("--grpc-port", f.grpc_port, "gRPC port (0: any free port; -1: off)");
   app.add_option("--unix-socket", f.unix_socket, "serve HTTP on this Unix socket instead of TCP");
   app.add_option("--grpc-unix-socket", f.grpc_unix_socket,
-                 "serve gRPC on this Unix socket instead of TCP");
+                 "serve gRPC on this Unix socket (instead of TCP, unless --grpc-port is also given: "
+                 "then on both, e.g. a gateway on this host and remote clients)");
   app.add_option("--ready-file", f.ready_file,
                  "write {\"http_port\",\"grpc_port\"} here when listening");
   app.add_option("--config", f.config,
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
   std::string scheduler;
   core::AddSchedulerOption(app, &scheduler);
   CLI11_PARSE(app, argc, argv);
+  bool grpc_port_given = grpc_opt->count() > 0;
   if (int rc = core::ApplySchedulerOptionOrExitCode(app, scheduler); rc != 0) return rc;
 
   if (!f.config.empty()) {
@@ -103,7 +106,10 @@ int main(int argc, char** argv) {
       if (y["drain_timeout_ms"]) f.drain_timeout_ms = y["drain_timeout_ms"].as<int>();
       if (y["body_bytes_max"]) f.body_bytes_max = y["body_bytes_max"].as<size_t>();
       if (y["http_port"] && http_opt->count() == 0) f.http_port = y["http_port"].as<int>();
-      if (y["grpc_port"] && grpc_opt->count() == 0) f.grpc_port = y["grpc_port"].as<int>();
+      if (y["grpc_port"] && grpc_opt->count() == 0) {
+        f.grpc_port = y["grpc_port"].as<int>();
+        grpc_port_given = true;
+      }
     } catch (const YAML::Exception& e) {
       return Fail(fmt::format("--config {}: {}", f.config, e.what()));
     }
@@ -153,11 +159,14 @@ int main(int argc, char** argv) {
   inference::GrpcLoadReportService load_report(&metrics);
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = -1;
-  if (f.grpc_port >= 0 || !f.grpc_unix_socket.empty()) {
+  // TCP unless a Unix socket replaces it; both when the port is given as well.
+  const bool grpc_tcp = f.grpc_port >= 0 && (f.grpc_unix_socket.empty() || grpc_port_given);
+  if (grpc_tcp || !f.grpc_unix_socket.empty()) {
     grpc::ServerBuilder builder;
     if (!f.grpc_unix_socket.empty()) {
       builder.AddListeningPort("unix:" + f.grpc_unix_socket, grpc::InsecureServerCredentials());
-    } else {
+    }
+    if (grpc_tcp) {
       builder.AddListeningPort(fmt::format("{}:{}", f.host, f.grpc_port),
                                grpc::InsecureServerCredentials(), &grpc_port);
     }
@@ -172,7 +181,9 @@ int main(int argc, char** argv) {
   spdlog::info(
       "infer-worker: repository {}, HTTP {}, gRPC {}", f.repo,
       f.unix_socket.empty() ? fmt::format("port {}", (*http)->port()) : f.unix_socket,
-      !f.grpc_unix_socket.empty() ? f.grpc_unix_socket : fmt::format("port {}", grpc_port));
+      f.grpc_unix_socket.empty() ? fmt::format("port {}", grpc_port)
+      : grpc_tcp                 ? fmt::format("{} and port {}", f.grpc_unix_socket, grpc_port)
+                                 : f.grpc_unix_socket);
   if (!f.ready_file.empty()) {
     nlohmann::json ready = {{"http_port", (*http)->port()},
                             {"grpc_port", grpc_port},

@@ -8,7 +8,10 @@
 # REQUESTS generations of MAX_TOKENS tokens one after the other.
 #
 #   bench/streaming/run.sh [BUILD_DIR]   (env: WORKER_ARGS="" GATEWAY_ARGS="" STREAMS=32 REQUESTS=40 MAX_TOKENS=64 MODELS_DIR=models
-#                                         ROUNDS=3)
+#                                         ROUNDS=3 UPSTREAM=unix|tcp)
+#
+# UPSTREAM (bench/streaming/servers.sh): the gateway reaches the worker over a Unix socket by
+# default, as it reaches the workers it spawns; UPSTREAM=tcp measures a worker on loopback TCP.
 #
 # Pinning (2 cores), as bench/gateway/run.sh: the worker on core 0; the gateway and the load
 # generator on core 1 (in the direct runs the load generator has core 1 to itself).
@@ -49,7 +52,7 @@ run() {  # name, load args...
     BEST_TTFT[$name]=$ttft
   fi
 }
-echo "streaming: $STREAMS streams x $REQUESTS generations x $MAX_TOKENS tokens, gru_gen, $ROUNDS rounds"
+echo "streaming: $STREAMS streams x $REQUESTS generations x $MAX_TOKENS tokens, gru_gen, $ROUNDS rounds, gateway upstream $UPSTREAM"
 for _ in $(seq 1 "$ROUNDS"); do
   run direct-grpc --target "127.0.0.1:$WORKER_GRPC"
   run gateway-grpc --target "127.0.0.1:$GATEWAY_GRPC"

@@ -8,6 +8,10 @@
 #                                                   WORKER_PID GATEWAY_PID TMP; stopped and TMP
 #                                                   removed on exit.
 # WORKER_ARGS / GATEWAY_ARGS (env) pass extra flags to the two servers.
+# UPSTREAM (env) is how the gateway reaches the worker's gRPC: `unix` (default) over a Unix socket,
+# as the gateway reaches the workers it spawns (its default deployment: workers on its own host), or
+# `tcp` over loopback TCP, as it reaches a static worker on another host. Clients always use TCP:
+# the direct load reaches the worker on its TCP port, which the worker serves besides the socket.
 
 stream_bench_init() {
   local build_dir=$1 load_dir=${2:-$1}
@@ -44,8 +48,15 @@ stream_servers_start() {
   GATEWAY_GRPC=$((base + 3))
   TMP=$(mktemp -d /tmp/streaming-bench.XXXXXX)
   trap stream_servers_stop EXIT
+  local upstream
+  case "${UPSTREAM:=unix}" in
+    unix) upstream="unix:$TMP/worker.grpc.sock" ;;
+    tcp) upstream="127.0.0.1:$WORKER_GRPC" ;;
+    *) echo "UPSTREAM=$UPSTREAM: expected unix or tcp" >&2; exit 2 ;;
+  esac
   taskset -c 0 "$WORKER" ${WORKER_ARGS:-} --repo "$MODELS_DIR/stream-repo" --host 127.0.0.1 \
-    --http-port "$WORKER_HTTP" --grpc-port "$WORKER_GRPC" >"$TMP/worker.log" 2>&1 &
+    --http-port "$WORKER_HTTP" --grpc-port "$WORKER_GRPC" --grpc-unix-socket "$TMP/worker.grpc.sock" \
+    >"$TMP/worker.log" 2>&1 &
   WORKER_PID=$!
   STREAM_PIDS+=($WORKER_PID)
   cat >"$TMP/gateway.yaml" <<YAML
@@ -54,7 +65,7 @@ http_port: $GATEWAY_HTTP
 grpc_port: $GATEWAY_GRPC
 workers:
   static: ["127.0.0.1:$WORKER_HTTP"]
-  static_grpc: ["127.0.0.1:$WORKER_GRPC"]
+  static_grpc: ["$upstream"]
 YAML
   taskset -c 1 "$GATEWAY" ${GATEWAY_ARGS:-} --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
   GATEWAY_PID=$!

@@ -627,12 +627,19 @@ TEST(InferenceWorkerRepositoryTest, UnloadLoadAndUnixSocketsAndGracefulShutdown)
             200);
   EXPECT_EQ((*client)->Post("/v2/repository/models/zzz/load", "")->status, 404);
 
-  auto stub = inference::GRPCInferenceService::NewStub(
-      grpc::CreateChannel("unix:" + grpc_sock, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  inference::ServerReadyResponse ready;
-  ASSERT_TRUE(stub->ServerReady(&ctx, {}, &ready).ok());
-  EXPECT_TRUE(ready.ready());
+  // gRPC on the socket, and on TCP too since the port was given as well (WorkerProcess passes
+  // --grpc-port 0).
+  ASSERT_GT(worker.grpc_port, 0);
+  std::vector<std::unique_ptr<inference::GRPCInferenceService::Stub>> stubs;
+  stubs.push_back(inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel("unix:" + grpc_sock, grpc::InsecureChannelCredentials())));
+  stubs.push_back(worker.Grpc());
+  for (auto& stub : stubs) {
+    grpc::ClientContext ctx;
+    inference::ServerReadyResponse ready;
+    ASSERT_TRUE(stub->ServerReady(&ctx, {}, &ready).ok());
+    EXPECT_TRUE(ready.ready());
+  }
 
   worker.process().Signal(SIGTERM);
   auto rc = worker.process().Wait(30000);
