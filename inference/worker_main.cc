@@ -76,9 +76,10 @@ int main(int argc, char** argv) {
   auto* grpc_opt =
       app.add_option("--grpc-port", f.grpc_port, "gRPC port (0: any free port; -1: off)");
   app.add_option("--unix-socket", f.unix_socket, "serve HTTP on this Unix socket instead of TCP");
-  app.add_option("--grpc-unix-socket", f.grpc_unix_socket,
-                 "serve gRPC on this Unix socket (instead of TCP, unless --grpc-port is also given: "
-                 "then on both, e.g. a gateway on this host and remote clients)");
+  app.add_option(
+      "--grpc-unix-socket", f.grpc_unix_socket,
+      "serve gRPC on this Unix socket (instead of TCP, unless --grpc-port is also given: "
+      "then on both, e.g. a gateway on this host and remote clients)");
   app.add_option("--ready-file", f.ready_file,
                  "write {\"http_port\",\"grpc_port\"} here when listening");
   app.add_option("--config", f.config,
@@ -178,12 +179,11 @@ int main(int argc, char** argv) {
     if (!grpc_server) return Fail("gRPC server failed to start (port in use?)");
   }
 
-  spdlog::info(
-      "infer-worker: repository {}, HTTP {}, gRPC {}", f.repo,
-      f.unix_socket.empty() ? fmt::format("port {}", (*http)->port()) : f.unix_socket,
-      f.grpc_unix_socket.empty() ? fmt::format("port {}", grpc_port)
-      : grpc_tcp                 ? fmt::format("{} and port {}", f.grpc_unix_socket, grpc_port)
-                                 : f.grpc_unix_socket);
+  spdlog::info("infer-worker: repository {}, HTTP {}, gRPC {}", f.repo,
+               f.unix_socket.empty() ? fmt::format("port {}", (*http)->port()) : f.unix_socket,
+               f.grpc_unix_socket.empty() ? fmt::format("port {}", grpc_port)
+               : grpc_tcp ? fmt::format("{} and port {}", f.grpc_unix_socket, grpc_port)
+                          : f.grpc_unix_socket);
   if (!f.ready_file.empty()) {
     nlohmann::json ready = {{"http_port", (*http)->port()},
                             {"grpc_port", grpc_port},
