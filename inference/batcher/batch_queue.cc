@@ -55,7 +55,7 @@ absl::Status BatchQueue::Push(std::unique_ptr<InferRequest>& request, int64_t no
 }
 
 bool BatchQueue::ReadyWithoutWaiting() const {
-  if (rows_ >= max_rows() || (rows_ > 0 && LightlyLoaded())) return true;
+  if (rows_ >= max_rows() || (rows_ > 0 && (options_.continuous || LightlyLoaded()))) return true;
   return !options_.preferred_batch_sizes.empty() && rows_ >= options_.preferred_batch_sizes.front();
 }
 
@@ -108,8 +108,8 @@ void BatchQueue::Next(int64_t now_ns, bool flush, Decision* d) {
     if (!levels_[l].empty()) oldest_ns = std::min(oldest_ns, levels_[l].front()->enqueue_ns);
   }
 
-  bool ready = flush || rows >= limit || now_ns - oldest_ns >= options_.max_queue_delay_ns ||
-               LightlyLoaded();
+  bool ready = flush || options_.continuous || rows >= limit ||
+               now_ns - oldest_ns >= options_.max_queue_delay_ns || LightlyLoaded();
   if (!ready && !options_.preferred_batch_sizes.empty()) {
     // The largest preferred size the candidate reaches: cut the batch there.
     for (auto it = options_.preferred_batch_sizes.rbegin();

@@ -281,5 +281,35 @@ TEST(BatchQueueTest, AdaptiveWakesAWaitingInstance) {
   EXPECT_FALSE(fixed.ReadyWithoutWaiting());
 }
 
+// Continuous (generator steps): what is queued goes at once, whole (no cut at a preferred size),
+// up to max_batch_size; an idle instance is woken for it; a cohort resubmitted while the batch ran
+// forms the next batch together with a step that arrived meanwhile.
+TEST(BatchQueueTest, ContinuousReleasesEverythingQueuedAtOnce) {
+  core::FakeClock clock;
+  auto o = Options();
+  o.continuous = true;
+  o.preferred_batch_sizes = {2, 4};  // not used
+  BatchQueue q(o);
+  for (int i = 0; i < 3; ++i) {
+    auto r = Req(i);
+    ASSERT_TRUE(q.Push(r, clock.NowNs(), 3).ok());  // arrivals overlap: adaptive would wait
+    EXPECT_TRUE(q.ReadyWithoutWaiting());
+  }
+  BatchQueue::Decision d;
+  q.Next(clock.NowNs(), false, &d);
+  EXPECT_EQ(Ids(d.batch), (std::vector<int>{0, 1, 2}));
+  for (int i = 3; i < 13; ++i) {
+    auto r = Req(i);
+    ASSERT_TRUE(q.Push(r, clock.NowNs(), 3).ok());
+  }
+  q.Next(clock.NowNs(), false, &d);
+  EXPECT_EQ(Ids(d.batch), (std::vector<int>{3, 4, 5, 6, 7, 8, 9, 10}));  // max_batch_size 8
+  q.Next(clock.NowNs(), false, &d);
+  EXPECT_EQ(Ids(d.batch), (std::vector<int>{11, 12}));
+  q.Next(clock.NowNs(), false, &d);
+  EXPECT_TRUE(d.batch.empty());
+  EXPECT_FALSE(q.ReadyWithoutWaiting());
+}
+
 }  // namespace
 }  // namespace inference

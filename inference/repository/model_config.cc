@@ -113,6 +113,16 @@ absl::Status ParseStreaming(const YAML::Node& root, std::string_view model, Mode
       return Invalid(model, key, fmt::format("not allowed for kind {}", kind));
     }
   }
+  if (c->kind == ModelKind::kGenerator) {
+    // Steps are batched continuously (batcher/batch_queue.h): these would be silently unused.
+    for (const char* key : {"max_queue_delay_us", "preferred_batch_sizes", "adaptive_release"}) {
+      if (root["dynamic_batching"] && root["dynamic_batching"][key]) {
+        return Invalid(model, fmt::format("dynamic_batching.{}", key),
+                       "not used by kind generator: its steps are batched continuously (each "
+                       "batch takes every step queued when an instance frees)");
+      }
+    }
+  }
   if (!stateful) return absl::OkStatus();
   if (c->max_batch_size < 1) {
     return Invalid(model, "max_batch_size",

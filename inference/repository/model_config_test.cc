@@ -167,6 +167,14 @@ TEST(ModelConfigTest, RejectsBadStreamingFieldsNamingThem) {
   expect_bad(
       Replace(kGenerator, "  - {name: token", "  - {name: token, datatype: FP32, dims: [1]}"),
       "INT64");
+  // A generator's steps are batched continuously: the waiting rules would be silently unused.
+  expect_bad(std::string(kGenerator) + "dynamic_batching: {max_queue_delay_us: 100}\n",
+             "dynamic_batching.max_queue_delay_us");
+  expect_bad(std::string(kGenerator) + "dynamic_batching: {preferred_batch_sizes: [16]}\n",
+             "dynamic_batching.preferred_batch_sizes");
+  EXPECT_TRUE(
+      ParseModelConfig(std::string(kGenerator) + "dynamic_batching: {queue_size_max: 64}\n", "m")
+          .ok());
 }
 
 }  // namespace

@@ -489,6 +489,7 @@ absl::Status ModelManager::LoadVersion(const std::string& model, const ModelConf
   bo.queue.queue_size_max = config.dynamic_batching.queue_size_max;
   bo.queue.priority_levels = config.priority_levels;
   bo.queue.adaptive_release = config.dynamic_batching.adaptive_release;
+  bo.queue.continuous = config.kind == ModelKind::kGenerator;
   bo.output_count = config.outputs.size();
   bo.clock = clock_;
   bo.metrics = metrics.get();
