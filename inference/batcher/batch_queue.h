@@ -15,10 +15,10 @@
 //
 // Continuous batching (generator models: iteration-level scheduling). The steps of running
 // generations are the queue's main traffic, and a step's company is the rest of its cohort: when a
-// batch completes, each generation in it submits its next step before the instance asks for the next
-// batch, so the cohort is already queued. Waiting for more only adds the delay to every step
-// (2-15 live generations, below the first preferred size, waited max_queue_delay_ns per step, about
-// 4x fewer tokens/s at 8 streams). So a continuous queue releases whatever is queued (up to
+// batch completes, each generation in it submits its next step before the instance asks for the
+// next batch, so the cohort is already queued. Waiting for more only adds the delay to every step
+// (2-15 live generations, below the first preferred size, waited max_queue_delay_ns per step,
+// about 4x fewer tokens/s at 8 streams). So a continuous queue releases whatever is queued (up to
 // max_batch_size rows) as soon as an instance asks; new generations join the next step.
 //
 // Adaptive release. Waiting for company only pays when company comes: under load, while the
