@@ -15,6 +15,7 @@
 // --api-key adds "authorization: Bearer <key>" (gRPC metadata / HTTP header) for a gateway.
 // The last line is machine-readable: "result tokens_per_s=<x> ttft_p50_ms=<y> errors=<n>".
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -40,6 +41,7 @@
 #include "CLI/CLI.hpp"
 #include "fmt/format.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
+#include "inference/tools/stream_response_scan.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -67,10 +69,9 @@ class GrpcStream {
   GrpcStream(int index, const std::string& model, int64_t max_tokens, int requests)
       : index_(index), model_(model), max_tokens_(max_tokens), requests_(requests) {}
 
-  void Start(inference::GRPCInferenceService::Stub* stub, grpc::CompletionQueue* cq,
-             const std::string& api_key) {
+  void Start(grpc::GenericStub* stub, grpc::CompletionQueue* cq, const std::string& api_key) {
     if (!api_key.empty()) ctx_.AddMetadata("authorization", "Bearer " + api_key);
-    rw_ = stub->PrepareAsyncModelStreamInfer(&ctx_, cq);
+    rw_ = stub->PrepareCall(&ctx_, "/inference.GRPCInferenceService/ModelStreamInfer", cq);
     op_ = Op::kStart;
     rw_->StartCall(this);
   }
@@ -88,16 +89,16 @@ class GrpcStream {
         Read();
         return false;
       case Op::kRead: {
-        if (!ok || !resp_.error_message().empty()) return Finish(errors, true);
+        if (!ok) return Finish(errors, true);
+        const std::optional<inference::StreamResponseFlags> flags = Scan();
+        if (!flags || flags->error) return Finish(errors, true);
         if (first_) {
           ttft_ms.push_back(
               std::chrono::duration<double, std::milli>(Clock::now() - sent_).count());
           first_ = false;
         }
         tokens->fetch_add(1, std::memory_order_relaxed);
-        const auto& params = resp_.infer_response().parameters();
-        auto it = params.find("triton_final_response");
-        if (it == params.end() || !it->second.bool_param()) {
+        if (!flags->final) {
           Read();
         } else if (++done_ < requests_) {
           WriteNext();
@@ -133,9 +134,21 @@ class GrpcStream {
     const std::array<int64_t, 2> prompt = Prompt(index_, done_);
     req_.add_raw_input_contents()->assign(reinterpret_cast<const char*>(prompt.data()),
                                           sizeof(prompt));
+    bool own_buffer = false;
+    req_bytes_.Clear();  // the previous request's write has completed
+    grpc::SerializationTraits<inference::ModelInferRequest>::Serialize(req_, &req_bytes_,
+                                                                       &own_buffer);
     sent_ = Clock::now();
     op_ = Op::kWrite;
-    rw_->Write(req_, this);
+    rw_->Write(req_bytes_, this);
+  }
+  // The flags of the response just read, off its bytes (see stream_response_scan.h).
+  std::optional<inference::StreamResponseFlags> Scan() {
+    grpc::Slice slice;
+    if (!resp_.TrySingleSlice(&slice).ok() && !resp_.DumpToSingleSlice(&slice).ok()) {
+      return std::nullopt;
+    }
+    return inference::ScanStreamResponse(slice.begin(), slice.size());
   }
   void Read() {
     op_ = Op::kRead;
@@ -157,11 +170,10 @@ class GrpcStream {
   const int64_t max_tokens_;
   const int requests_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientAsyncReaderWriter<inference::ModelInferRequest,
-                                                inference::ModelStreamInferResponse>>
-      rw_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> rw_;
   inference::ModelInferRequest req_;
-  inference::ModelStreamInferResponse resp_;
+  grpc::ByteBuffer req_bytes_;
+  grpc::ByteBuffer resp_;  // serialized ModelStreamInferResponse, scanned, never parsed
   Clock::time_point sent_;
   Op op_ = Op::kStart;
   int done_ = 0;
@@ -337,7 +349,7 @@ int main(int argc, char** argv) {
   }
 
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
-  auto stub = inference::GRPCInferenceService::NewStub(channel);
+  grpc::GenericStub stub(channel);
   std::vector<double> ttft_ms;
   std::atomic<int64_t> tokens{0};
   std::atomic<int> errors{0};
@@ -372,7 +384,7 @@ int main(int argc, char** argv) {
     grpc::CompletionQueue cq;
     for (int s = 0; s < streams; ++s) {
       grpc_streams.push_back(std::make_unique<GrpcStream>(s, model, max_tokens, requests));
-      grpc_streams.back()->Start(stub.get(), &cq, api_key);
+      grpc_streams.back()->Start(&stub, &cq, api_key);
     }
     int live = streams;
     void* tag = nullptr;
