@@ -9,8 +9,8 @@
 namespace inference {
 namespace {
 
-using google::protobuf::io::CodedInputStream;
 using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedInputStream;
 
 constexpr std::string_view kFinalKey = "triton_final_response";
 

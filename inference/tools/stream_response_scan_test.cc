@@ -57,8 +57,8 @@ TEST(StreamResponseScanTest, ReadsTheFinalFlagAndTheErrorLikeAParse) {
   ASSERT_TRUE(flags.has_value());
   EXPECT_FALSE(flags->final);
   ModelStreamInferResponse typed = Token(false);
-  (*typed.mutable_infer_response()->mutable_parameters())["triton_final_response"]
-      .set_string_param("true");
+  (*typed.mutable_infer_response()->mutable_parameters())["triton_final_response"].set_string_param(
+      "true");
   flags = Scan(typed.SerializeAsString());
   ASSERT_TRUE(flags.has_value());
   EXPECT_FALSE(flags->final);
@@ -89,9 +89,10 @@ TEST(StreamResponseScanTest, RefusesMalformedBytes) {
   for (size_t cut : {wire.size() - 1, wire.size() / 2, size_t{3}}) {
     EXPECT_FALSE(Scan(wire.substr(0, cut)).has_value()) << cut;
   }
-  EXPECT_FALSE(Scan(std::string("\x12\x7f", 2)).has_value());  // infer_response longer than the rest
+  EXPECT_FALSE(
+      Scan(std::string("\x12\x7f", 2)).has_value());  // infer_response longer than the rest
   EXPECT_FALSE(Scan(std::string("\x00\x01", 2)).has_value());  // field number 0
-  EXPECT_TRUE(Scan("").has_value());                             // the empty message
+  EXPECT_TRUE(Scan("").has_value());                           // the empty message
 }
 
 }  // namespace

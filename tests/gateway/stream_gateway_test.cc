@@ -346,6 +346,9 @@ TEST_F(StreamGatewayTest, GenerationEqualsTheReferenceOverGrpcAndSse) {
   }
   EXPECT_GE(gateway_->Metric("gateway_stream_first_token_seconds_count{protocol=\"sse\"}"),
             static_cast<double>(ref.prompts.size()));
+  // No gRPC series: the gRPC relay does not read responses, and a series that stays 0 would say
+  // no stream ever got a first token.
+  EXPECT_EQ(gateway_->Metric("gateway_stream_first_token_seconds_count{protocol=\"grpc\"}"), -1);
 }
 
 TEST_F(StreamGatewayTest, BadRequestsGetClearErrors) {

@@ -39,8 +39,8 @@ GatewayMetrics::GatewayMetrics()
                                              {"protocol"})),
       stream_first_token_(registry_.AddHistogram(
           "gateway_stream_first_token_seconds",
-          "Time from a streamed request's arrival to its first response sent.", {"protocol"},
-          core::DefaultLatencyBucketsSeconds())),
+          "Time from an SSE generation request's arrival to its first token event sent.",
+          {"protocol"}, core::DefaultLatencyBucketsSeconds())),
       stream_fallbacks_(
           registry_.AddCounter("gateway_stream_fallbacks_total",
                                "SSE streams that entered keep-alive fallback, by reason (stall; "
@@ -57,7 +57,6 @@ GatewayMetrics::GatewayMetrics()
       streams_by_protocol_{&streams_.WithLabels({"grpc"}), &streams_.WithLabels({"sse"})},
       stream_responses_by_protocol_{&stream_responses_.WithLabels({"grpc"}),
                                     &stream_responses_.WithLabels({"sse"})},
-      stream_first_token_by_protocol_{&stream_first_token_.WithLabels({"grpc"}),
-                                      &stream_first_token_.WithLabels({"sse"})} {}
+      sse_first_token_(stream_first_token_.WithLabels({"sse"})) {}
 
 }  // namespace inference::gateway

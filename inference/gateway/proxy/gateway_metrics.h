@@ -12,7 +12,9 @@
 //   gateway_routing_reloads_total{result}                ok, refused
 //   gateway_streams{protocol}                            open streams: grpc, sse
 //   gateway_stream_responses_total{protocol}             responses / token events sent
-//   gateway_stream_first_token_seconds{protocol}         request -> first response sent
+//   gateway_stream_first_token_seconds{protocol="sse"}   request -> first token event sent (SSE
+//                                                        only: the gRPC relay forwards responses
+//                                                        as bytes and never reads which is first)
 //   gateway_stream_fallbacks_total{reason}               SSE fallback entered: stall, unavailable
 //   (breaker
 //                                                        open, ejected or no ready worker)
@@ -65,9 +67,7 @@ class GatewayMetrics {
   core::Counter& StreamResponses(StreamProtocol p) {
     return *stream_responses_by_protocol_[Index(p)];
   }
-  core::Histogram& StreamFirstToken(StreamProtocol p) {
-    return *stream_first_token_by_protocol_[Index(p)];
-  }
+  core::Histogram& SseFirstToken() { return sse_first_token_; }
   core::Counter& StreamFallbacks(std::string_view reason) {
     return stream_fallbacks_.WithLabels({reason});
   }
@@ -127,7 +127,7 @@ class GatewayMetrics {
   static size_t Index(StreamProtocol p) { return static_cast<size_t>(p); }
   std::array<core::Gauge*, 2> streams_by_protocol_;
   std::array<core::Counter*, 2> stream_responses_by_protocol_;
-  std::array<core::Histogram*, 2> stream_first_token_by_protocol_;
+  core::Histogram& sse_first_token_;
 };
 
 }  // namespace inference::gateway

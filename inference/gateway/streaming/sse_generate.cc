@@ -238,9 +238,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
       prefix_ = Prefix();
     }
     if (responses_ == 0) {
-      proxy_->metrics()
-          ->StreamFirstToken(GatewayMetrics::StreamProtocol::kSse)
-          .Observe(static_cast<double>(now_ns - start_ns_) / 1e9);
+      proxy_->metrics()->SseFirstToken().Observe(static_cast<double>(now_ns - start_ns_) / 1e9);
     }
     std::string& data = scratch_;
     data.assign(prefix_);
