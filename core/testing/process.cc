@@ -133,6 +133,17 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+TaskState ReadTaskState(const std::string& stat_path) {
+  // "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
+  const std::string stat = ReadFile(stat_path);
+  const size_t open = stat.find('('), close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open ||
+      close + 2 >= stat.size()) {
+    return {};
+  }
+  return {stat[close + 2], stat.substr(open + 1, close - open - 1)};
+}
+
 namespace {
 
 // Whether every thread of `pid` (but io_uring's kernel workers) is stopped; false when the process
@@ -143,14 +154,10 @@ bool AllThreadsStopped(pid_t pid) {
   if (ec) return false;
   int stopped = 0;
   for (const auto& task : tasks) {
-    const std::string stat = ReadFile(task.path().string() + "/stat");
-    const size_t open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size()) {
-      continue;  // the thread exited meanwhile
-    }
-    if (stat.compare(open + 1, 4, "iou-") == 0) continue;
-    const char state = stat[close + 2];
-    if (state != 'T' && state != 't') return false;
+    const TaskState t = ReadTaskState(task.path().string() + "/stat");
+    if (t.state == '?') continue;  // the thread exited meanwhile
+    if (t.name.starts_with("iou-")) continue;
+    if (t.state != 'T' && t.state != 't') return false;
     ++stopped;
   }
   return stopped > 0;

@@ -69,6 +69,14 @@ class TempDir {
 // threads (named iou-*) never stop and are not waited for. DeadlineExceeded after timeout_ms.
 absl::Status StopProcess(pid_t pid, int timeout_ms = 5000);
 
+// The state letter of a process or thread from its /proc/<pid>[/task/<tid>]/stat file ('R', 'S',
+// 'T', ...), and its name (comm); state '?' when the file cannot be read or parsed.
+struct TaskState {
+  char state = '?';
+  std::string name;
+};
+TaskState ReadTaskState(const std::string& stat_path);
+
 // Resident set size of a process in bytes (from /proc/<pid>/statm); 0 when unavailable.
 size_t ResidentBytes(pid_t pid);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <sstream>
+#include <fstream>
 #include <string>
 
 namespace core::testing {
@@ -33,19 +34,27 @@ TEST(ChildProcessTest, InheritsNoDescriptorBeyondTheStandardThree) {
   ::close(pair[1]);
 }
 
+// The state follows the last ')' of the stat line, since a name may hold spaces and parentheses.
+TEST(ReadTaskStateTest, ParsesNamesWithParenthesesAndRefusesGarbage) {
+  TempDir dir;
+  std::ofstream(dir.File("stat")) << "123 (a (b) c) S 1 2 3";
+  const TaskState t = ReadTaskState(dir.File("stat"));
+  EXPECT_EQ(t.state, 'S');
+  EXPECT_EQ(t.name, "a (b) c");
+  std::ofstream(dir.File("bad")) << "123 (cut";
+  EXPECT_EQ(ReadTaskState(dir.File("bad")).state, '?');
+  EXPECT_EQ(ReadTaskState(dir.File("missing")).state, '?');
+}
+
 // StopProcess returns once the process is stopped, not merely signalled; a process that does not
 // exist is an error.
 TEST(StopProcessTest, ReturnsOnceTheProcessIsStopped) {
   auto child = ChildProcess::Start({"/bin/sleep", "30"});
   ASSERT_TRUE(child.ok()) << child.status();
   const pid_t pid = (*child)->pid();
-  auto state = [pid] {
-    const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-    const size_t close = stat.rfind(')');
-    return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
-  };
+  const std::string stat = "/proc/" + std::to_string(pid) + "/stat";
   ASSERT_TRUE(StopProcess(pid).ok());
-  EXPECT_EQ(state(), 'T');
+  EXPECT_EQ(ReadTaskState(stat).state, 'T');
   ASSERT_EQ(::kill(pid, SIGCONT), 0);
   ASSERT_TRUE((*child)->Running());
   (*child)->Signal(SIGKILL);

@@ -29,16 +29,13 @@
 
 #include "core/clock/clock.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
+#include "inference/kserve/stream_protocol.h"
 #include "inference/repository/model_manager.h"
 
 namespace inference {
 
 class SequenceTables;
 
-// The response parameter that marks the last response of a request on a stream.
-inline constexpr char kFinalResponseParameter[] = "triton_final_response";
-// Output name of generated tokens.
-inline constexpr char kGeneratedTokenOutput[] = "token";
 // Default window for a stream that has not used a model yet (the first model's config then rules).
 inline constexpr size_t kStreamWindowDefault = 16;
 // Default max_tokens of a generation request without the parameter.

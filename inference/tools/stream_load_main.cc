@@ -41,6 +41,7 @@
 #include "CLI/CLI.hpp"
 #include "fmt/format.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
+#include "inference/kserve/stream_protocol.h"
 #include "inference/tools/stream_response_scan.h"
 #include "nlohmann/json.hpp"
 
@@ -71,7 +72,7 @@ class GrpcStream {
 
   void Start(grpc::GenericStub* stub, grpc::CompletionQueue* cq, const std::string& api_key) {
     if (!api_key.empty()) ctx_.AddMetadata("authorization", "Bearer " + api_key);
-    rw_ = stub->PrepareCall(&ctx_, "/inference.GRPCInferenceService/ModelStreamInfer", cq);
+    rw_ = stub->PrepareCall(&ctx_, inference::kModelStreamInferMethod, cq);
     op_ = Op::kStart;
     rw_->StartCall(this);
   }

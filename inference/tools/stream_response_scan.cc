@@ -6,13 +6,15 @@
 #include <cstring>
 #include <string_view>
 
+#include "inference/kserve/stream_protocol.h"
+
 namespace inference {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedInputStream;
 
-constexpr std::string_view kFinalKey = "triton_final_response";
+constexpr std::string_view kFinalKey = kFinalResponseParameter;
 
 constexpr uint32_t Tag(int field, WireFormatLite::WireType type) {
   return WireFormatLite::MakeTag(field, type);

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "inference/gateway/upstream/grpc_upstream.h"
+#include "inference/kserve/stream_protocol.h"
 
 namespace inference::gateway {
 

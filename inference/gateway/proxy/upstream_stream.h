@@ -33,9 +33,6 @@ namespace inference::gateway {
 
 struct GrpcUpstream;
 
-inline constexpr char kModelStreamInferMethod[] =
-    "/inference.GRPCInferenceService/ModelStreamInfer";
-
 class UpstreamStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   class Sink {

@@ -14,6 +14,7 @@
 #include "inference/gateway/streaming/stream_proxy.h"
 #include "inference/gateway/upstream/grpc_upstream.h"
 #include "inference/gateway/upstream/stats_poller.h"
+#include "inference/kserve/stream_protocol.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -87,7 +88,7 @@ void AppendOutputs(std::string* out, const ModelInferResponse& r) {
 }
 
 bool IsFinal(const ModelInferResponse& r) {
-  auto it = r.parameters().find("triton_final_response");
+  auto it = r.parameters().find(kFinalResponseParameter);
   return it != r.parameters().end() && it->second.bool_param();
 }
 
