@@ -10,7 +10,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libboost1.81-dev libboost-program-options1.81-dev
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
-  libsimdjson-dev libssl-dev liburing-dev
+  libsimdjson-dev libssl-dev liburing-dev libnghttp2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # test and benchmark peers
   prometheus nginx-light wrk curl openssl procps util-linux

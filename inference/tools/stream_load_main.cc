@@ -12,6 +12,8 @@
 //                                                HTTP/1.1 connection (--sse-new-connection: a new
 //                                                connection per POST); TTFT is POST sent -> first
 //                                                token event read
+// --client picks the gRPC client: h2 (default; nghttp2, inference/tools/h2_stream_load.h) or grpc
+// (gRPC C++ on one completion queue); both send the same requests on one connection.
 // --api-key adds "authorization: Bearer <key>" (gRPC metadata / HTTP header) for a gateway.
 // The last line is machine-readable: "result tokens_per_s=<x> ttft_p50_ms=<y> errors=<n>".
 
@@ -42,6 +44,7 @@
 #include "fmt/format.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "inference/kserve/stream_protocol.h"
+#include "inference/tools/h2_stream_load.h"
 #include "inference/tools/stream_response_scan.h"
 #include "nlohmann/json.hpp"
 
@@ -60,6 +63,22 @@ double Percentile(std::vector<double> v, double p) {
 // both protocols run the same generations.
 std::array<int64_t, 2> Prompt(int stream, int request) {
   return {(stream + request) % 32, (stream * 7 + request) % 32};
+}
+
+// The ModelInferRequest of generation `request` on stream `stream` (both gRPC clients).
+void GenerationRequest(const std::string& model, int64_t max_tokens, int stream, int request,
+                       inference::ModelInferRequest* req) {
+  req->Clear();
+  req->set_model_name(model);
+  req->set_id(std::to_string(request));
+  (*req->mutable_parameters())["max_tokens"].set_int64_param(max_tokens);
+  auto* in = req->add_inputs();
+  in->set_name("token");
+  in->set_datatype("INT64");
+  in->add_shape(2);
+  const std::array<int64_t, 2> prompt = Prompt(stream, request);
+  req->add_raw_input_contents()->assign(reinterpret_cast<const char*>(prompt.data()),
+                                        sizeof(prompt));
 }
 
 // One generation stream of the gRPC load, as a state machine on a shared completion queue: one
@@ -124,17 +143,7 @@ class GrpcStream {
   enum class Op { kStart, kWrite, kRead, kWritesDone, kFinish };
 
   void WriteNext() {
-    req_.Clear();
-    req_.set_model_name(model_);
-    req_.set_id(std::to_string(done_));
-    (*req_.mutable_parameters())["max_tokens"].set_int64_param(max_tokens_);
-    auto* in = req_.add_inputs();
-    in->set_name("token");
-    in->set_datatype("INT64");
-    in->add_shape(2);
-    const std::array<int64_t, 2> prompt = Prompt(index_, done_);
-    req_.add_raw_input_contents()->assign(reinterpret_cast<const char*>(prompt.data()),
-                                          sizeof(prompt));
+    GenerationRequest(model_, max_tokens_, index_, done_, &req_);
     bool own_buffer = false;
     req_bytes_.Clear();  // the previous request's write has completed
     grpc::SerializationTraits<inference::ModelInferRequest>::Serialize(req_, &req_bytes_,
@@ -333,6 +342,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens, "tokens per generation")->check(CLI::Range(1, 4096));
   app.add_option("--sse", sse, "gateway HTTP address host:port: use SSE generate_stream");
   app.add_option("--api-key", api_key, "bearer key for a gateway");
+  std::string client = "h2";
+  app.add_option("--client", client,
+                 "gRPC client: h2 (nghttp2, one thread; the default: about a third of the CPU "
+                 "per token) or grpc (gRPC C++, one completion queue)")
+      ->check(CLI::IsMember({"h2", "grpc"}));
   bool sse_new_connection = false;
   app.add_flag("--sse-new-connection", sse_new_connection,
                "SSE: a new connection for each generation instead of keep-alive");
@@ -378,6 +392,31 @@ int main(int argc, char** argv) {
     io.run();
     for (auto& st : sse_streams)
       ttft_ms.insert(ttft_ms.end(), st->ttft_ms.begin(), st->ttft_ms.end());
+  } else if (client == "h2") {
+    const size_t colon = target.rfind(':');
+    if (colon == std::string::npos) {
+      std::fprintf(stderr, "--target: expected host:port, got '%s'\n", target.c_str());
+      return 2;
+    }
+    inference::H2StreamLoadOptions o;
+    o.host = target.substr(0, colon);
+    o.port = static_cast<uint16_t>(std::stoi(target.substr(colon + 1)));
+    o.api_key = api_key;
+    o.streams = streams;
+    o.requests = requests;
+    o.make_request = [&model, max_tokens](int stream, int request) {
+      inference::ModelInferRequest req;
+      GenerationRequest(model, max_tokens, stream, request, &req);
+      return req.SerializeAsString();
+    };
+    absl::StatusOr<inference::H2StreamLoadResult> r = inference::RunH2StreamLoad(o);
+    if (!r.ok()) {
+      std::fprintf(stderr, "h2 client: %s\n", r.status().ToString().c_str());
+      return 1;
+    }
+    tokens = r->tokens;
+    errors = r->errors;
+    ttft_ms = std::move(r->ttft_ms);
   } else {
     // gRPC: every stream on one completion queue, driven by one thread (a thread per stream with
     // the blocking API cost more CPU per token than the server side it measures).

@@ -55,7 +55,7 @@ using inference_testing::kSeqSteps;
 using inference_testing::ReadFile;
 using inference_testing::TokenOf;
 
-std::string g_gateway, g_worker, g_models;
+std::string g_gateway, g_worker, g_models, g_stream_load;
 
 constexpr char kKey[] = "stream-key";
 
@@ -349,6 +349,43 @@ TEST_F(StreamGatewayTest, GenerationEqualsTheReferenceOverGrpcAndSse) {
   // No gRPC series: the gRPC relay does not read responses, and a series that stays 0 would say
   // no stream ever got a first token.
   EXPECT_EQ(gateway_->Metric("gateway_stream_first_token_seconds_count{protocol=\"grpc\"}"), -1);
+}
+
+// infer-stream-load, the streaming benchmark's load generator, counts the same tokens and the same
+// errors with both of its gRPC clients (nghttp2 and gRPC C++) through the gateway: every token of
+// every generation, a call per stream that fails on an unknown model, and on a missing key.
+TEST_F(StreamGatewayTest, LoadGeneratorClientsCountTokensAndErrorsAlike) {
+  ASSERT_TRUE(gateway_->ok());
+  core::testing::TempDir dir;
+  auto run = [&](const std::vector<std::string>& extra, int* rc) {
+    std::vector<std::string> argv = {g_stream_load, "--target",
+                                     fmt::format("127.0.0.1:{}", gateway_->grpc_port()),
+                                     "--streams", "4", "--requests", "3", "--max-tokens", "8"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto child = ChildProcess::Start(argv, {.log_path = dir.File("load.out")});
+    EXPECT_TRUE(child.ok()) << child.status();
+    if (!child.ok()) return std::string();
+    auto code = (*child)->Wait(60000);
+    EXPECT_TRUE(code.ok()) << code.status();
+    *rc = code.ok() ? *code : -1;
+    return ReadFile(dir.File("load.out"));
+  };
+  for (const std::string client : {"h2", "grpc"}) {
+    int rc = -1;
+    std::string out = run({"--client", client, "--api-key", kKey}, &rc);
+    EXPECT_EQ(rc, 0) << client << ": " << out;
+    EXPECT_NE(out.find("generations 12, tokens 96 in"), std::string::npos) << client << ": " << out;
+    EXPECT_NE(out.find("errors=0"), std::string::npos) << client << ": " << out;
+
+    out = run({"--client", client, "--api-key", kKey, "--model", "no_such_model"}, &rc);
+    EXPECT_EQ(rc, 1) << client << ": " << out;
+    EXPECT_NE(out.find("tokens 0 in"), std::string::npos) << client << ": " << out;
+    EXPECT_NE(out.find("errors=4"), std::string::npos) << client << ": " << out;
+
+    out = run({"--client", client}, &rc);  // no key: UNAUTHENTICATED
+    EXPECT_EQ(rc, 1) << client << ": " << out;
+    EXPECT_NE(out.find("errors=4"), std::string::npos) << client << ": " << out;
+  }
 }
 
 TEST_F(StreamGatewayTest, BadRequestsGetClearErrors) {
@@ -750,12 +787,15 @@ TEST(StreamFailureTest, KilledWorkerEndsItsStreamsWithUnavailable) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s <infer-gateway> <infer-worker> <models dir>\n", argv[0]);
+  if (argc != 5) {
+    std::fprintf(stderr,
+                 "usage: %s <infer-gateway> <infer-worker> <models dir> <infer-stream-load>\n",
+                 argv[0]);
     return 2;
   }
   g_gateway = argv[1];
   g_worker = argv[2];
   g_models = argv[3];
+  g_stream_load = argv[4];
   return RUN_ALL_TESTS();
 }

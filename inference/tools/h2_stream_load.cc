@@ -1,0 +1,332 @@
+#include "inference/tools/h2_stream_load.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "inference/kserve/stream_protocol.h"
+#include "inference/tools/stream_response_scan.h"
+
+namespace inference {
+
+namespace {
+
+constexpr size_t kPrefixBytes = 5;
+
+uint32_t ReadBigEndian32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+}  // namespace
+
+ptrdiff_t GrpcMessageReader::ReadWhole(
+    const uint8_t* data, size_t size,
+    const std::function<void(const uint8_t*, size_t)>& on_message) const {
+  size_t pos = 0;
+  while (size - pos >= kPrefixBytes) {
+    if (data[pos] != 0) return -1;  // compressed: this load never asks for compression
+    const uint32_t length = ReadBigEndian32(data + pos + 1);
+    if (length > message_bytes_max_) return -1;
+    if (size - pos - kPrefixBytes < length) break;
+    on_message(data + pos + kPrefixBytes, length);
+    pos += kPrefixBytes + length;
+  }
+  return static_cast<ptrdiff_t>(pos);
+}
+
+bool GrpcMessageReader::Feed(const uint8_t* data, size_t size,
+                             const std::function<void(const uint8_t*, size_t)>& on_message) {
+  if (partial_.empty()) {  // the common case: read in place, keep only an unfinished tail
+    const ptrdiff_t used = ReadWhole(data, size, on_message);
+    if (used < 0) return false;
+    partial_.assign(reinterpret_cast<const char*>(data) + used, size - static_cast<size_t>(used));
+    return true;
+  }
+  partial_.append(reinterpret_cast<const char*>(data), size);
+  const ptrdiff_t used =
+      ReadWhole(reinterpret_cast<const uint8_t*>(partial_.data()), partial_.size(), on_message);
+  if (used < 0) return false;
+  partial_.erase(0, static_cast<size_t>(used));
+  return true;
+}
+
+void AppendGrpcMessage(std::string_view message, std::string* out) {
+  const auto n = static_cast<uint32_t>(message.size());
+  const char prefix[kPrefixBytes] = {0, static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                                     static_cast<char>(n >> 8), static_cast<char>(n)};
+  out->append(prefix, kPrefixBytes);
+  out->append(message);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Stream {
+  explicit Stream(size_t response_bytes_max) : reader(response_bytes_max) {}
+  int index = 0;
+  int32_t id = -1;
+  int done = 0;  // generations completed
+  bool awaiting_first = false;
+  Clock::time_point sent;
+  std::string out;  // framed request bytes not yet handed to nghttp2
+  size_t out_sent = 0;
+  bool half_close = false;  // every request sent: END_STREAM once `out` is drained
+  GrpcMessageReader reader;
+  std::string grpc_status;  // from the trailers
+  int http_status = 0;
+  bool failed = false;  // counted as an error already
+};
+
+class Load {
+ public:
+  explicit Load(const H2StreamLoadOptions& o) : o_(o) {}
+
+  ~Load() {
+    if (session_ != nullptr) nghttp2_session_del(session_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  absl::StatusOr<H2StreamLoadResult> Run() {
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    if (absl::Status s = Open(); !s.ok()) return s;
+    std::vector<uint8_t> in(1 << 16);
+    while (live_ > 0) {
+      if (absl::Status s = Flush(); !s.ok()) return s;
+      const ssize_t n = ::recv(fd_, in.data(), in.size(), 0);
+      if (n == 0) return absl::UnavailableError("the server closed the connection");
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return absl::UnavailableError(absl::StrCat("recv: ", std::strerror(errno)));
+      }
+      const ssize_t used = nghttp2_session_mem_recv(session_, in.data(), static_cast<size_t>(n));
+      if (used < 0) {
+        return absl::InternalError(
+            absl::StrCat("HTTP/2: ", nghttp2_strerror(static_cast<int>(used))));
+      }
+    }
+    return std::move(result_);
+  }
+
+ private:
+  absl::Status Connect() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(o_.port);
+    if (int rc = ::getaddrinfo(o_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(o_.host, ": ", ::gai_strerror(rc)));
+    }
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, ::freeaddrinfo);
+    std::string error = "no address";
+    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+      fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+      if (fd_ < 0) continue;
+      if (::connect(fd_, a->ai_addr, a->ai_addrlen) == 0) {
+        const int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        return absl::OkStatus();
+      }
+      error = std::strerror(errno);
+      ::close(fd_);
+      fd_ = -1;
+    }
+    return absl::UnavailableError(absl::StrCat("connect ", o_.host, ":", o_.port, ": ", error));
+  }
+
+  absl::Status Open() {
+    nghttp2_session_callbacks* callbacks = nullptr;
+    if (nghttp2_session_callbacks_new(&callbacks) != 0) return absl::InternalError("nghttp2");
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &Load::OnData);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, &Load::OnHeader);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &Load::OnClose);
+    const int rc = nghttp2_session_client_new(&session_, callbacks, this);
+    nghttp2_session_callbacks_del(callbacks);
+    if (rc != 0) return absl::InternalError(absl::StrCat("nghttp2: ", nghttp2_strerror(rc)));
+    // Windows as large as a gRPC client's after its BDP probing: flow control never paces this
+    // load.
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 22},
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+    };
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 1 << 26);
+
+    const std::string authority = absl::StrCat(o_.host, ":", o_.port);
+    const std::string authorization = "Bearer " + o_.api_key;
+    auto nv = [](std::string_view name, std::string_view value) {
+      return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                        reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                        value.size(), NGHTTP2_NV_FLAG_NONE};
+    };
+    std::vector<nghttp2_nv> headers = {
+        nv(":method", "POST"),
+        nv(":scheme", "http"),
+        nv(":path", kModelStreamInferMethod),
+        nv(":authority", authority),
+        nv("content-type", "application/grpc"),
+        nv("te", "trailers"),
+    };
+    if (!o_.api_key.empty()) headers.push_back(nv("authorization", authorization));
+
+    streams_.reserve(static_cast<size_t>(o_.streams));
+    for (int s = 0; s < o_.streams; ++s) {
+      streams_.push_back(std::make_unique<Stream>(o_.response_bytes_max));
+      Stream* st = streams_.back().get();
+      st->index = s;
+      QueueRequest(st);
+      nghttp2_data_provider body{};
+      body.source.ptr = st;
+      body.read_callback = &Load::ReadBody;
+      st->id = nghttp2_submit_request(session_, nullptr, headers.data(), headers.size(), &body, st);
+      if (st->id < 0) {
+        return absl::InternalError(
+            absl::StrCat("nghttp2_submit_request: ", nghttp2_strerror(st->id)));
+      }
+      ++live_;
+    }
+    return absl::OkStatus();
+  }
+
+  // Hands nghttp2's pending frames to the socket in one write.
+  absl::Status Flush() {
+    wbuf_.clear();
+    for (;;) {
+      const uint8_t* data = nullptr;
+      const ssize_t n = nghttp2_session_mem_send(session_, &data);
+      if (n < 0) {
+        return absl::InternalError(absl::StrCat("HTTP/2: ", nghttp2_strerror(static_cast<int>(n))));
+      }
+      if (n == 0) break;
+      wbuf_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+    size_t off = 0;
+    while (off < wbuf_.size()) {
+      const ssize_t n = ::send(fd_, wbuf_.data() + off, wbuf_.size() - off, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
+      }
+      off += static_cast<size_t>(n);
+    }
+    return absl::OkStatus();
+  }
+
+  void QueueRequest(Stream* st) {
+    AppendGrpcMessage(o_.make_request(st->index, st->done), &st->out);
+    st->sent = Clock::now();
+    st->awaiting_first = true;
+  }
+
+  void Fail(Stream* st) {
+    if (st->failed) return;
+    st->failed = true;
+    ++result_.errors;
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+  }
+
+  void OnMessage(Stream* st, const uint8_t* data, size_t size) {
+    if (st->failed) return;
+    const std::optional<StreamResponseFlags> flags = ScanStreamResponse(data, size);
+    if (!flags || flags->error) {
+      Fail(st);
+      return;
+    }
+    if (st->awaiting_first) {
+      result_.ttft_ms.push_back(
+          std::chrono::duration<double, std::milli>(Clock::now() - st->sent).count());
+      st->awaiting_first = false;
+    }
+    ++result_.tokens;
+    if (!flags->final) return;
+    if (++st->done < o_.requests) {
+      QueueRequest(st);
+    } else {
+      st->half_close = true;
+    }
+    nghttp2_session_resume_data(session_, st->id);
+  }
+
+  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                          uint32_t* data_flags, nghttp2_data_source* source, void*) {
+    auto* st = static_cast<Stream*>(source->ptr);
+    const size_t n = std::min(length, st->out.size() - st->out_sent);
+    std::memcpy(buf, st->out.data() + st->out_sent, n);
+    st->out_sent += n;
+    if (st->out_sent == st->out.size()) {
+      st->out.clear();
+      st->out_sent = 0;
+      if (st->half_close) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        return static_cast<ssize_t>(n);
+      }
+    }
+    return n == 0 ? ssize_t{NGHTTP2_ERR_DEFERRED} : static_cast<ssize_t>(n);
+  }
+
+  static int OnData(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
+                    size_t len, void* user) {
+    auto* self = static_cast<Load*>(user);
+    auto* st = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (st == nullptr || st->failed) return 0;
+    if (!st->reader.Feed(data, len,
+                         [&](const uint8_t* m, size_t n) { self->OnMessage(st, m, n); })) {
+      self->Fail(st);
+    }
+    return 0;
+  }
+
+  static int OnHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void*) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    auto* st =
+        static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (st == nullptr) return 0;
+    const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (n == ":status") st->http_status = std::atoi(std::string(v).c_str());
+    if (n == "grpc-status") st->grpc_status.assign(v);
+    return 0;
+  }
+
+  static int OnClose(nghttp2_session* session, int32_t stream_id, uint32_t error_code, void* user) {
+    auto* self = static_cast<Load*>(user);
+    auto* st = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (st == nullptr) return 0;
+    const bool ok = error_code == NGHTTP2_NO_ERROR && st->http_status == 200 &&
+                    st->grpc_status == "0" && st->done == self->o_.requests;
+    if (!ok && !st->failed) {
+      st->failed = true;
+      ++self->result_.errors;
+    }
+    --self->live_;
+    return 0;
+  }
+
+  const H2StreamLoadOptions& o_;
+  int fd_ = -1;
+  nghttp2_session* session_ = nullptr;
+  std::vector<std::unique_ptr<Stream>> streams_;
+  int live_ = 0;
+  std::string wbuf_;
+  H2StreamLoadResult result_;
+};
+
+}  // namespace
+
+absl::StatusOr<H2StreamLoadResult> RunH2StreamLoad(const H2StreamLoadOptions& options) {
+  Load load(options);
+  return load.Run();
+}
+
+}  // namespace inference
