@@ -358,9 +358,15 @@ TEST_F(StreamGatewayTest, LoadGeneratorClientsCountTokensAndErrorsAlike) {
   ASSERT_TRUE(gateway_->ok());
   core::testing::TempDir dir;
   auto run = [&](const std::vector<std::string>& extra, int* rc) {
-    std::vector<std::string> argv = {g_stream_load, "--target",
+    std::vector<std::string> argv = {g_stream_load,
+                                     "--target",
                                      fmt::format("127.0.0.1:{}", gateway_->grpc_port()),
-                                     "--streams", "4", "--requests", "3", "--max-tokens", "8"};
+                                     "--streams",
+                                     "4",
+                                     "--requests",
+                                     "3",
+                                     "--max-tokens",
+                                     "8"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto child = ChildProcess::Start(argv, {.log_path = dir.File("load.out")});
     EXPECT_TRUE(child.ok()) << child.status();
