@@ -75,7 +75,8 @@ struct Stream {
   explicit Stream(size_t response_bytes_max) : reader(response_bytes_max) {}
   int index = 0;
   int32_t id = -1;
-  int done = 0;  // generations completed
+  int done = 0;       // generations completed
+  int call_done = 0;  // of which on the current call
   bool awaiting_first = false;
   Clock::time_point sent;
   std::string out;  // framed request bytes not yet handed to nghttp2
@@ -162,38 +163,49 @@ class Load {
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 1 << 26);
 
-    const std::string authority = absl::StrCat(o_.host, ":", o_.port);
-    const std::string authorization = "Bearer " + o_.api_key;
+    authority_ = absl::StrCat(o_.host, ":", o_.port);
+    authorization_ = "Bearer " + o_.api_key;
     auto nv = [](std::string_view name, std::string_view value) {
       return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                         reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                         value.size(), NGHTTP2_NV_FLAG_NONE};
     };
-    std::vector<nghttp2_nv> headers = {
+    headers_ = {
         nv(":method", "POST"),
         nv(":scheme", "http"),
         nv(":path", kModelStreamInferMethod),
-        nv(":authority", authority),
+        nv(":authority", authority_),
         nv("content-type", "application/grpc"),
         nv("te", "trailers"),
     };
-    if (!o_.api_key.empty()) headers.push_back(nv("authorization", authorization));
+    if (!o_.api_key.empty()) headers_.push_back(nv("authorization", authorization_));
 
     streams_.reserve(static_cast<size_t>(o_.streams));
     for (int s = 0; s < o_.streams; ++s) {
       streams_.push_back(std::make_unique<Stream>(o_.response_bytes_max));
       Stream* st = streams_.back().get();
       st->index = s;
-      QueueRequest(st);
-      nghttp2_data_provider body{};
-      body.source.ptr = st;
-      body.read_callback = &Load::ReadBody;
-      st->id = nghttp2_submit_request(session_, nullptr, headers.data(), headers.size(), &body, st);
-      if (st->id < 0) {
-        return absl::InternalError(
-            absl::StrCat("nghttp2_submit_request: ", nghttp2_strerror(st->id)));
-      }
+      if (absl::Status status = StartCall(st); !status.ok()) return status;
       ++live_;
+    }
+    return absl::OkStatus();
+  }
+
+  // Opens a call for the stream's next generation (and, without call_per_generation, the ones
+  // after it).
+  absl::Status StartCall(Stream* st) {
+    QueueRequest(st);
+    st->half_close = o_.call_per_generation;
+    st->call_done = 0;
+    st->grpc_status.clear();
+    st->http_status = 0;
+    nghttp2_data_provider body{};
+    body.source.ptr = st;
+    body.read_callback = &Load::ReadBody;
+    st->id = nghttp2_submit_request(session_, nullptr, headers_.data(), headers_.size(), &body, st);
+    if (st->id < 0) {
+      return absl::InternalError(
+          absl::StrCat("nghttp2_submit_request: ", nghttp2_strerror(st->id)));
     }
     return absl::OkStatus();
   }
@@ -249,6 +261,11 @@ class Load {
     }
     ++result_.tokens;
     if (!flags->final) return;
+    ++st->call_done;
+    if (o_.call_per_generation) {
+      ++st->done;  // the call half-closed with its request; OnClose opens the next
+      return;
+    }
     if (++st->done < o_.requests) {
       QueueRequest(st);
     } else {
@@ -303,10 +320,15 @@ class Load {
     auto* self = static_cast<Load*>(user);
     auto* st = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
     if (st == nullptr) return 0;
+    const int expected = self->o_.call_per_generation ? 1 : self->o_.requests;
     const bool ok = error_code == NGHTTP2_NO_ERROR && st->http_status == 200 &&
-                    st->grpc_status == "0" && st->done == self->o_.requests;
+                    st->grpc_status == "0" && st->call_done == expected;
     if (!ok && !st->failed) {
       st->failed = true;
+      ++self->result_.errors;
+    }
+    if (ok && st->done < self->o_.requests) {  // call_per_generation: the next call
+      if (self->StartCall(st).ok()) return 0;
       ++self->result_.errors;
     }
     --self->live_;
@@ -317,6 +339,8 @@ class Load {
   int fd_ = -1;
   nghttp2_session* session_ = nullptr;
   std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<nghttp2_nv> headers_;  // views of o_ and of the strings below
+  std::string authority_, authorization_;
   int live_ = 0;
   std::string wbuf_;
   H2StreamLoadResult result_;

@@ -52,6 +52,9 @@ struct H2StreamLoadOptions {
   int streams = 1;
   int requests = 1;
   size_t response_bytes_max = 4 << 20;
+  // A new call for every generation (its request, half-close, responses, status), as the gateway's
+  // SSE endpoint calls its worker; otherwise one call per stream carries all its generations.
+  bool call_per_generation = false;
   // The serialized ModelInferRequest of generation `request` of stream `stream`.
   std::function<std::string(int stream, int request)> make_request;
 };

@@ -347,6 +347,9 @@ int main(int argc, char** argv) {
                  "gRPC client: h2 (nghttp2, one thread; the default: about a third of the CPU "
                  "per token) or grpc (gRPC C++, one completion queue)")
       ->check(CLI::IsMember({"h2", "grpc"}));
+  bool call_per_generation = false;
+  app.add_flag("--call-per-generation", call_per_generation,
+               "h2: a new ModelStreamInfer call for each generation instead of one per stream");
   bool sse_new_connection = false;
   app.add_flag("--sse-new-connection", sse_new_connection,
                "SSE: a new connection for each generation instead of keep-alive");
@@ -404,6 +407,7 @@ int main(int argc, char** argv) {
     o.api_key = api_key;
     o.streams = streams;
     o.requests = requests;
+    o.call_per_generation = call_per_generation;
     o.make_request = [&model, max_tokens](int stream, int request) {
       inference::ModelInferRequest req;
       GenerationRequest(model, max_tokens, stream, request, &req);
