@@ -8,10 +8,13 @@
 # REQUESTS generations of MAX_TOKENS tokens one after the other.
 #
 #   bench/streaming/run.sh [BUILD_DIR]   (env: WORKER_ARGS="" GATEWAY_ARGS="" STREAMS=32 REQUESTS=40 MAX_TOKENS=64 MODELS_DIR=models
-#                                         ROUNDS=3 UPSTREAM=unix|tcp)
+#                                         ROUNDS=3 UPSTREAM=unix|tcp CLIENT=h2|grpc)
 #
 # UPSTREAM (bench/streaming/servers.sh): the gateway reaches the worker over a Unix socket by
 # default, as it reaches the workers it spawns; UPSTREAM=tcp measures a worker on loopback TCP.
+#
+# CLIENT: the load generator's gRPC client (infer-stream-load --client): h2 (nghttp2, the default)
+# or grpc (gRPC C++, about five times its CPU per token on the core it shares with the gateway).
 #
 # Pinning (2 cores), as bench/gateway/run.sh: the worker on core 0; the gateway and the load
 # generator on core 1 (in the direct runs the load generator has core 1 to itself).
@@ -52,10 +55,10 @@ run() {  # name, load args...
     BEST_TTFT[$name]=$ttft
   fi
 }
-echo "streaming: $STREAMS streams x $REQUESTS generations x $MAX_TOKENS tokens, gru_gen, $ROUNDS rounds, gateway upstream $UPSTREAM"
+echo "streaming: $STREAMS streams x $REQUESTS generations x $MAX_TOKENS tokens, gru_gen, $ROUNDS rounds, gateway upstream $UPSTREAM, gRPC client ${CLIENT:-h2}"
 for _ in $(seq 1 "$ROUNDS"); do
-  run direct-grpc --target "127.0.0.1:$WORKER_GRPC"
-  run gateway-grpc --target "127.0.0.1:$GATEWAY_GRPC"
+  run direct-grpc --client "${CLIENT:-h2}" --target "127.0.0.1:$WORKER_GRPC"
+  run gateway-grpc --client "${CLIENT:-h2}" --target "127.0.0.1:$GATEWAY_GRPC"
   run gateway-sse --sse "127.0.0.1:$GATEWAY_HTTP"
 done
 echo "best of $ROUNDS:"
