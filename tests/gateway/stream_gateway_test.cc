@@ -392,6 +392,12 @@ TEST_F(StreamGatewayTest, LoadGeneratorClientsCountTokensAndErrorsAlike) {
     EXPECT_EQ(rc, 1) << client << ": " << out;
     EXPECT_NE(out.find("errors=4"), std::string::npos) << client << ": " << out;
   }
+  // A call per generation (h2 only): the same tokens over 12 calls instead of 4.
+  int rc = -1;
+  const std::string out = run({"--api-key", kKey, "--call-per-generation"}, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("generations 12, tokens 96 in"), std::string::npos) << out;
+  EXPECT_NE(out.find("errors=0"), std::string::npos) << out;
 }
 
 TEST_F(StreamGatewayTest, BadRequestsGetClearErrors) {
