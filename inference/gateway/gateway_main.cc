@@ -54,7 +54,9 @@
 //     fallback_max_ms: 10000   # SSE: then an error event
 //     sse_timeout_ms: 600000   # SSE: deadline of one generation
 //     sse_pause_bytes: 65536   # SSE: stop reading the worker beyond this many unsent bytes
-//     sequences_max: 65536     # live sequences tracked for sticky routing
+//     sse_upstream_idle_ms: 30000  # SSE: close an idle reusable upstream call after this long
+//     sse_upstream_idle_max: 256   # SSE: idle reusable upstream calls kept (0: a call per
+//     generation) sequences_max: 65536     # live sequences tracked for sticky routing
 //     sequence_idle_ms: 60000  # forgotten after this long without a chunk
 //
 // The ready file gets {"http_port", "grpc_port" (-1 when off), "pid", "runtime_dir"} once the
@@ -232,6 +234,12 @@ absl::Status LoadConfig(const std::string& path, GatewayConfig* c) {
       int64_t pause,
       st.GetInt("sse_pause_bytes", static_cast<int64_t>(so.sse_pause_bytes), 1024, 64 << 20));
   so.sse_pause_bytes = static_cast<size_t>(pause);
+  ASSIGN_OR_RETURN(so.sse_upstream_idle_ms,
+                   st.GetInt("sse_upstream_idle_ms", so.sse_upstream_idle_ms, 1, 24 * 3600 * 1000));
+  ASSIGN_OR_RETURN(
+      int64_t idle_max,
+      st.GetInt("sse_upstream_idle_max", static_cast<int64_t>(so.sse_upstream_idle_max), 0, 65536));
+  so.sse_upstream_idle_max = static_cast<size_t>(idle_max);
   ASSIGN_OR_RETURN(
       int64_t sequences,
       st.GetInt("sequences_max", static_cast<int64_t>(so.sequences.entries_max), 16, 1 << 24));

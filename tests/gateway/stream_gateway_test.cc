@@ -331,6 +331,8 @@ TEST_F(StreamGatewayTest, GenerationEqualsTheReferenceOverGrpcAndSse) {
     EXPECT_EQ(finals[fmt::format("g{}", p)], 1) << p;
   }
 
+  const double reused_before =
+      gateway_->Metric("gateway_sse_upstream_calls_total{reused=\"true\"}");
   for (size_t p = 0; p < ref.prompts.size(); ++p) {
     auto c = SseClient::Post("127.0.0.1", gateway_->port(), "/v2/models/gru_gen/generate_stream",
                              GenerateBody(fmt::format("sse{}", p), ref.prompts[p], ref.max_tokens),
@@ -346,6 +348,11 @@ TEST_F(StreamGatewayTest, GenerationEqualsTheReferenceOverGrpcAndSse) {
   }
   EXPECT_GE(gateway_->Metric("gateway_stream_first_token_seconds_count{protocol=\"sse\"}"),
             static_cast<double>(ref.prompts.size()));
+  // One generation after another: after the first on each of the two workers, each generation
+  // reuses the idle upstream call of the previous one on its worker, with the same tokens.
+  ASSERT_GT(ref.prompts.size(), 2u);
+  EXPECT_GE(gateway_->Metric("gateway_sse_upstream_calls_total{reused=\"true\"}") - reused_before,
+            static_cast<double>(ref.prompts.size() - 2));
   // No gRPC series: the gRPC relay does not read responses, and a series that stays 0 would say
   // no stream ever got a first token.
   EXPECT_EQ(gateway_->Metric("gateway_stream_first_token_seconds_count{protocol=\"grpc\"}"), -1);
@@ -754,6 +761,12 @@ TEST(StreamFailureTest, KilledWorkerEndsItsStreamsWithUnavailable) {
   ASSERT_EQ(r.error_message(), "");
 
   const GenReference ref = LoadGenReference();
+  // A finished SSE generation leaves its upstream call idle in the pool; the kill ends it too.
+  auto sse_before =
+      SseClient::Post("127.0.0.1", gw.port(), "/v2/models/gru_gen/generate_stream",
+                      GenerateBody("idle", ref.prompts[1], ref.max_tokens), KeyHeader());
+  ASSERT_TRUE(sse_before.ok()) << sse_before.status();
+  EXPECT_EQ(ReadSse(sse_before->get()).tokens, ref.tokens[1]);
   auto sse = SseClient::Post("127.0.0.1", gw.port(), "/v2/models/gru_gen/generate_stream",
                              GenerateBody("k", ref.prompts[0], 256), KeyHeader(),
                              {.receive_buffer_bytes = 4096});
@@ -793,6 +806,15 @@ TEST(StreamFailureTest, KilledWorkerEndsItsStreamsWithUnavailable) {
   ASSERT_EQ(fresh.size(), 1u);
   EXPECT_EQ(fresh[0].error_message(), "");
   EXPECT_GE(gw.Metric("gateway_stream_upstream_failures_total"), 2);
+  // An SSE generation gets a new call to the new worker, not the dead idle one.
+  auto sse_after =
+      SseClient::Post("127.0.0.1", gw.port(), "/v2/models/gru_gen/generate_stream",
+                      GenerateBody("after", ref.prompts[1], ref.max_tokens), KeyHeader());
+  ASSERT_TRUE(sse_after.ok()) << sse_after.status();
+  SseResult after = ReadSse(sse_after->get());
+  EXPECT_EQ(after.tokens, ref.tokens[1]);
+  EXPECT_TRUE(after.final_event);
+  EXPECT_TRUE(after.errors.empty()) << after.errors[0].data;
 }
 
 }  // namespace

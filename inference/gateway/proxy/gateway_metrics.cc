@@ -57,6 +57,12 @@ GatewayMetrics::GatewayMetrics()
       streams_by_protocol_{&streams_.WithLabels({"grpc"}), &streams_.WithLabels({"sse"})},
       stream_responses_by_protocol_{&stream_responses_.WithLabels({"grpc"}),
                                     &stream_responses_.WithLabels({"sse"})},
-      sse_first_token_(stream_first_token_.WithLabels({"sse"})) {}
+      sse_first_token_(stream_first_token_.WithLabels({"sse"})),
+      sse_upstream_calls_family_(registry_.AddCounter(
+          "gateway_sse_upstream_calls_total",
+          "SSE generations by the upstream call they used: a new one or an idle one reused.",
+          {"reused"})),
+      sse_upstream_calls_{&sse_upstream_calls_family_.WithLabels({"false"}),
+                          &sse_upstream_calls_family_.WithLabels({"true"})} {}
 
 }  // namespace inference::gateway

@@ -21,6 +21,8 @@
 //   gateway_stream_keepalives_total                      SSE keep-alive events sent
 //   gateway_stream_fallback_timeouts_total               SSE streams ended after fallback_max_ms
 //   gateway_stream_upstream_failures_total               streams ended because their worker failed
+//   gateway_sse_upstream_calls_total{reused}             SSE generations by upstream call: a new
+//                                                        one ("false") or an idle one ("true")
 //
 // Thread safety: as core::Registry (every method from any thread).
 
@@ -74,6 +76,7 @@ class GatewayMetrics {
   core::Counter& stream_keepalives() { return stream_keepalives_; }
   core::Counter& stream_fallback_timeouts() { return stream_fallback_timeouts_; }
   core::Counter& stream_upstream_failures() { return stream_upstream_failures_; }
+  core::Counter& SseUpstreamCalls(bool reused) { return *sse_upstream_calls_[reused ? 1 : 0]; }
 
  private:
   // Children of this instance's families already looked up by the calling thread. Keyed by
@@ -128,6 +131,8 @@ class GatewayMetrics {
   std::array<core::Gauge*, 2> streams_by_protocol_;
   std::array<core::Counter*, 2> stream_responses_by_protocol_;
   core::Histogram& sse_first_token_;
+  core::CounterFamily& sse_upstream_calls_family_;
+  std::array<core::Counter*, 2> sse_upstream_calls_;  // [new, reused]
 };
 
 }  // namespace inference::gateway

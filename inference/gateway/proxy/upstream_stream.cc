@@ -14,36 +14,15 @@ UpstreamStream::UpstreamStream(std::unique_ptr<grpc::ClientContext> context, Sin
 std::shared_ptr<UpstreamStream> UpstreamStream::Start(GrpcUpstream* upstream,
                                                       std::unique_ptr<grpc::ClientContext> context,
                                                       Sink* sink, size_t write_queue_max) {
-  return Open(upstream, std::move(context), sink, write_queue_max, nullptr);
-}
-
-std::shared_ptr<UpstreamStream> UpstreamStream::StartUnary(
-    GrpcUpstream* upstream, std::unique_ptr<grpc::ClientContext> context, Sink* sink,
-    grpc::ByteBuffer request) {
-  return Open(upstream, std::move(context), sink, 1, &request);
-}
-
-std::shared_ptr<UpstreamStream> UpstreamStream::Open(GrpcUpstream* upstream,
-                                                     std::unique_ptr<grpc::ClientContext> context,
-                                                     Sink* sink, size_t write_queue_max,
-                                                     grpc::ByteBuffer* request) {
   std::shared_ptr<UpstreamStream> s(
       new UpstreamStream(std::move(context), sink, std::max<size_t>(1, write_queue_max)));
   s->self_ = s;
-  // The headers wait for the first message, so both leave in one frame batch.
-  if (request != nullptr) s->context_->set_initial_metadata_corked(true);
   upstream->generic->PrepareBidiStreamingCall(s->context_.get(), kModelStreamInferMethod,
                                               grpc::StubOptions(), s.get());
   // Held until the read side ends, so methods called from the sink's threads may start operations.
   s->AddHold();
   s->reading_ = true;
   s->StartRead(&s->response_);
-  if (request != nullptr) {
-    std::lock_guard lock(s->mu_);
-    s->writes_.push_back(std::move(*request));
-    s->close_writes_ = true;
-    s->PumpLocked();  // a write with the half-close (WriteLast)
-  }
   s->StartCall();
   return s;
 }

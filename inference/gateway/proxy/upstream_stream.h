@@ -55,12 +55,6 @@ class UpstreamStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, gr
   static std::shared_ptr<UpstreamStream> Start(GrpcUpstream* upstream,
                                                std::unique_ptr<grpc::ClientContext> context,
                                                Sink* sink, size_t write_queue_max);
-  // Opens a call whose only request is `request` (an SSE generation): the call's headers, the
-  // request and the half-close leave together (corked metadata, WriteLast), one send where
-  // Start + Write + CloseWrites take up to three.
-  static std::shared_ptr<UpstreamStream> StartUnary(GrpcUpstream* upstream,
-                                                    std::unique_ptr<grpc::ClientContext> context,
-                                                    Sink* sink, grpc::ByteBuffer request);
 
   // Queues one serialized ModelInferRequest. kFull: queued, but the caller should wait for
   // OnUpstreamWritable before the next one. kEnded: the call has ended; nothing was queued.
@@ -80,11 +74,6 @@ class UpstreamStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, gr
 
  private:
   UpstreamStream(std::unique_ptr<grpc::ClientContext> context, Sink* sink, size_t write_queue_max);
-  // Opens the call; `request` (when set) is its only request.
-  static std::shared_ptr<UpstreamStream> Open(GrpcUpstream* upstream,
-                                              std::unique_ptr<grpc::ClientContext> context,
-                                              Sink* sink, size_t write_queue_max,
-                                              grpc::ByteBuffer* request);
   // Starts the next write or the half-close when nothing is in flight (mu_ held); the last
   // write after CloseWrites() carries the half-close (WriteLast).
   void PumpLocked();

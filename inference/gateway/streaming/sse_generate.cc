@@ -10,6 +10,7 @@
 #include "inference/gateway/proxy/proxy_util.h"
 #include "inference/gateway/proxy/trace_context.h"
 #include "inference/gateway/proxy/upstream_stream.h"
+#include "inference/gateway/streaming/sse_upstream.h"
 #include "inference/gateway/streaming/stream_internal.h"
 #include "inference/gateway/streaming/stream_proxy.h"
 #include "inference/gateway/upstream/grpc_upstream.h"
@@ -94,7 +95,7 @@ bool IsFinal(const ModelInferResponse& r) {
 
 }  // namespace
 
-class StreamProxy::SseCall final : public UpstreamStream::Sink {
+class StreamProxy::SseCall final : public SseUpstream::User {
  public:
   SseCall(StreamProxy* proxy, std::shared_ptr<SseStream> sse, ModelInferRequest request,
           std::string version, TraceContext trace, int64_t start_ns)
@@ -126,12 +127,24 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
       endpoint_ = nullptr;
       return false;
     }
-    const auto deadline = std::chrono::system_clock::now() +
-                          std::chrono::milliseconds(proxy_->options().sse_timeout_ms);
     endpoint_->requests.fetch_add(1, std::memory_order_relaxed);
-    upstream_ = UpstreamStream::StartUnary(
-        grpc, stream_internal::UpstreamContext(deadline, trace_.Header()), this,
-        SerializeToByteBuffer(request_));
+    // An idle call to the picked worker if the pool has one (no call set-up on the way to the
+    // first token), else a new call.
+    std::shared_ptr<SseUpstream> upstream = proxy_->TakeIdleUpstream(endpoint_);
+    const bool reused = upstream != nullptr && upstream->Begin(self_weak_.lock(), Request());
+    if (!reused) {
+      upstream = SseUpstream::Open(endpoint_, grpc, trace_.Header());
+      proxy_->TrackUpstream(upstream);
+      if (!upstream->Begin(self_weak_.lock(), Request())) {
+        // Ended at once (the worker went away): the watchdog's fallback retries the pick.
+        proxy_->endpoints()->RecordStreamResult(*endpoint_, false);
+        last_pick_error_ = fmt::format("the call to {} ended at once", endpoint_->name());
+        endpoint_ = nullptr;
+        return false;
+      }
+    }
+    proxy_->metrics()->SseUpstreamCalls(reused).Inc();
+    upstream_ = std::move(upstream);
     last_progress_ns_ = proxy_->clock()->NowNs();
     return true;
   }
@@ -159,6 +172,14 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     }
     if (paused_) last_progress_ns_ = now_ns;  // a slow reader, not a stalled worker
     const StreamingOptions& o = proxy_->options();
+    if (now_ns - start_ns_ >= o.sse_timeout_ms * 1'000'000) {
+      SendErrorLocked(
+          "deadline_exceeded",
+          fmt::format("the generation took longer than {} ms (streaming.sse_timeout_ms)",
+                      o.sse_timeout_ms));
+      EndLocked();
+      return;
+    }
     const bool waiting = upstream_ == nullptr;
     const bool stalled = now_ns - last_progress_ns_ >= o.stall_ms * 1'000'000;
     if (fallback_since_ns_ == 0 && (waiting || stalled)) {
@@ -214,9 +235,9 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     }
   }
 
-  // ---- UpstreamStream::Sink ----
+  // ---- SseUpstream::User ----
 
-  bool OnUpstreamResponse(UpstreamStream*, grpc::ByteBuffer* raw) override {
+  bool OnUpstreamResponse(grpc::ByteBuffer* raw) override {
     std::lock_guard lock(mu_);
     if (done_) return true;
     const int64_t now_ns = proxy_->clock()->NowNs();
@@ -259,6 +280,11 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
       sse_->Send(final_event, "final");
       sse_->Close();
       done_ = true;
+      // Nothing more is due on the call: it goes back to the pool for the next generation.
+      upstream_done_ = true;
+      proxy_->endpoints()->RecordStreamResult(*endpoint_, true);
+      upstream_->Release(/*idle=*/true);
+      proxy_->ReturnIdleUpstream(upstream_);
       return true;
     }
     if (sse_->buffered_bytes() > proxy_->options().sse_pause_bytes) {
@@ -268,10 +294,9 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     return true;
   }
 
-  void OnUpstreamWritable(UpstreamStream*) override {}
-
-  void OnUpstreamDone(UpstreamStream*, const grpc::Status& status) override {
+  void OnUpstreamDone(const grpc::Status& status) override {
     std::lock_guard lock(mu_);
+    if (upstream_done_) return;  // released already
     upstream_done_ = true;
     proxy_->endpoints()->RecordStreamResult(
         *endpoint_, status.ok() || cancelled_ || !stream_internal::StreamEndpointFault(status));
@@ -298,6 +323,8 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
       upstream_->Resume();
     }
   }
+
+  grpc::ByteBuffer Request() const { return SerializeToByteBuffer(request_); }
 
   std::string Prefix() const {
     std::string p = "{\"id\":";
@@ -327,8 +354,11 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
     done_ = true;
     sse_->Close();
     if (upstream_ != nullptr && !upstream_done_) {
+      // Cancelled, not failed: not the worker's fault.
       cancelled_ = true;
-      upstream_->Cancel();
+      upstream_done_ = true;
+      proxy_->endpoints()->RecordStreamResult(*endpoint_, true);
+      upstream_->Release(/*idle=*/false);
     }
   }
 
@@ -345,7 +375,7 @@ class StreamProxy::SseCall final : public UpstreamStream::Sink {
 
   std::mutex mu_;
   EndpointPtr endpoint_;
-  std::shared_ptr<UpstreamStream> upstream_;
+  std::shared_ptr<SseUpstream> upstream_;
   std::string last_pick_error_;
   int64_t last_progress_ns_;
   int64_t fallback_since_ns_ = 0;
@@ -488,6 +518,59 @@ void StreamProxy::GenerateSse(Request& req, Responder responder) {
   cv_.notify_one();
 }
 
+std::shared_ptr<SseUpstream> StreamProxy::TakeIdleUpstream(const EndpointPtr& endpoint) {
+  std::lock_guard lock(pool_mu_);
+  for (size_t i = idle_upstreams_.size();
+       i-- > 0;) {  // newest first: the least likely to be idle-closed
+    if (idle_upstreams_[i]->endpoint() != endpoint) continue;
+    std::shared_ptr<SseUpstream> u = std::move(idle_upstreams_[i]);
+    idle_upstreams_.erase(idle_upstreams_.begin() + static_cast<ptrdiff_t>(i));
+    if (u->Reusable()) return u;  // else it ended while idle: dropped
+  }
+  return nullptr;
+}
+
+void StreamProxy::ReturnIdleUpstream(std::shared_ptr<SseUpstream> upstream) {
+  std::shared_ptr<SseUpstream> evicted;
+  {
+    std::lock_guard lock(pool_mu_);
+    if (stop_pool_) {
+      evicted = std::move(upstream);
+    } else {
+      upstream->set_idle_since_ns(clock_->NowNs());
+      idle_upstreams_.push_back(std::move(upstream));
+      if (idle_upstreams_.size() > options_.sse_upstream_idle_max) {
+        evicted = std::move(idle_upstreams_.front());
+        idle_upstreams_.erase(idle_upstreams_.begin());
+      }
+    }
+  }
+  if (evicted != nullptr) evicted->Close();
+}
+
+void StreamProxy::TrackUpstream(const std::shared_ptr<SseUpstream>& upstream) {
+  std::lock_guard lock(pool_mu_);
+  if (upstreams_.size() >= 64 && upstreams_.size() % 64 == 0) {
+    std::erase_if(upstreams_, [](const std::weak_ptr<SseUpstream>& w) { return w.expired(); });
+  }
+  upstreams_.push_back(upstream);
+}
+
+void StreamProxy::SweepIdleUpstreams(int64_t now_ns) {
+  std::vector<std::shared_ptr<SseUpstream>> closing;
+  {
+    std::lock_guard lock(pool_mu_);
+    const int64_t idle_ns = options_.sse_upstream_idle_ms * 1'000'000;
+    std::erase_if(idle_upstreams_, [&](std::shared_ptr<SseUpstream>& u) {
+      if (!u->Reusable()) return true;  // its worker ended it
+      if (now_ns - u->idle_since_ns() < idle_ns) return false;
+      closing.push_back(std::move(u));
+      return true;
+    });
+  }
+  for (const auto& u : closing) u->Close();
+}
+
 void StreamProxy::WatchdogLoop() {
   const int64_t tick_ms =
       std::clamp<int64_t>(std::min(options_.stall_ms, options_.keepalive_ms) / 4, 5, 50);
@@ -501,6 +584,7 @@ void StreamProxy::WatchdogLoop() {
     const int64_t now_ns = clock_->NowNs();
     for (const auto& c : calls) c->Tick(now_ns);
     calls.clear();
+    SweepIdleUpstreams(now_ns);
     lock.lock();
     std::erase_if(sse_calls_, [](const std::shared_ptr<SseCall>& c) { return c->Finished(); });
   }
@@ -516,14 +600,32 @@ void StreamProxy::Stop() {
   cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
   for (const auto& c : calls) c->Cancel();
-  // The cancelled upstreams report back quickly; wait (bounded) so none outlives its sink.
+  std::vector<std::shared_ptr<SseUpstream>> open;
+  {
+    std::lock_guard lock(pool_mu_);
+    stop_pool_ = true;
+    idle_upstreams_.clear();
+    for (const auto& w : upstreams_) {
+      if (auto u = w.lock()) open.push_back(std::move(u));
+    }
+  }
+  for (const auto& u : open) u->Close();
+  open.clear();
+  // The ended calls report back quickly; wait (bounded) so none outlives the proxy.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (std::chrono::steady_clock::now() < deadline) {
+    bool calls_left = false, upstreams_left = false;
     {
       std::lock_guard lock(mu_);
       std::erase_if(sse_calls_, [](const std::shared_ptr<SseCall>& c) { return c->Finished(); });
-      if (sse_calls_.empty()) break;
+      calls_left = !sse_calls_.empty();
     }
+    {
+      std::lock_guard lock(pool_mu_);
+      std::erase_if(upstreams_, [](const std::weak_ptr<SseUpstream>& w) { return w.expired(); });
+      upstreams_left = !upstreams_.empty();
+    }
+    if (!calls_left && !upstreams_left) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }

@@ -26,8 +26,4 @@ grpc::StatusCode CodeOf(std::string_view error_message);
 // Whether a finished upstream stream counts as the endpoint's failure.
 bool StreamEndpointFault(const grpc::Status& status);
 
-// The client context of an upstream stream: `deadline` and, when given, the traceparent.
-std::unique_ptr<grpc::ClientContext> UpstreamContext(std::chrono::system_clock::time_point deadline,
-                                                     std::string_view traceparent);
-
 }  // namespace inference::gateway::stream_internal

@@ -60,14 +60,6 @@ bool StreamEndpointFault(const grpc::Status& s) {
   }
 }
 
-std::unique_ptr<grpc::ClientContext> UpstreamContext(std::chrono::system_clock::time_point deadline,
-                                                     std::string_view traceparent) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(deadline);
-  if (!traceparent.empty()) c->AddMetadata("traceparent", std::string(traceparent));
-  return c;
-}
-
 }  // namespace stream_internal
 
 absl::Status StreamingOptions::Validate() const {
@@ -85,6 +77,8 @@ absl::Status StreamingOptions::Validate() const {
   }
   if (sse_timeout_ms < 1) return bad("sse_timeout_ms", "expected >= 1");
   if (sse_pause_bytes < 1024) return bad("sse_pause_bytes", "expected >= 1024");
+  if (sse_upstream_idle_ms < 1) return bad("sse_upstream_idle_ms", "expected >= 1");
+  if (sse_upstream_idle_max > 65536) return bad("sse_upstream_idle_max", "expected 0..65536");
   if (sequences.entries_max < 16) return bad("sequences_max", "expected >= 16");
   if (sequences.idle_ms < 1) return bad("sequence_idle_ms", "expected >= 1");
   return absl::OkStatus();

@@ -46,6 +46,10 @@
 //   gateway_stream_keepalives_total, gateway_stream_fallback_timeouts_total.
 //   A slow SSE reader: upstream reads pause while more than `sse_pause_bytes` wait in the
 //   connection's buffer and resume when it drains.
+//   Upstream calls are reused: a generation goes to the worker that load-aware picking chose, on
+//   an idle ModelStreamInfer call to it when the pool has one (streaming/sse_upstream.h), so the
+//   first token does not wait for a call's set-up. `sse_timeout_ms` bounds a generation (checked
+//   by the watchdog, error event code "deadline_exceeded").
 //
 // Thread safety: handlers run on gRPC / HTTP threads; one watchdog thread times the SSE
 // fallbacks. Every pointer passed in must outlive the proxy; Stop() before destroying it.
@@ -80,10 +84,14 @@ struct StreamingOptions {
   int64_t fallback_max_ms = 10'000;   // SSE: fallback longer than this -> error event, close
   int64_t sse_timeout_ms = 600'000;   // SSE: deadline of the whole generation
   size_t sse_pause_bytes = 64 << 10;  // SSE: pause upstream reads beyond this many buffered bytes
+  int64_t sse_upstream_idle_ms = 30'000;  // SSE: an idle upstream call is closed after this long
+  size_t sse_upstream_idle_max = 256;     // SSE: idle upstream calls kept (all workers)
   SequenceAffinity::Options sequences;
 
   absl::Status Validate() const;
 };
+
+class SseUpstream;
 
 class StreamProxy {
  public:
@@ -112,8 +120,17 @@ class StreamProxy {
 
   class SseCall;
 
+  // The SSE upstream-call pool (streaming/sse_upstream.h). Take: an idle open call to `endpoint`,
+  // or nullptr. Return: a call whose generation ended with its final response; kept idle for
+  // `sse_upstream_idle_ms`, at most `sse_upstream_idle_max` of them. Track: every call opened, so
+  // Stop() can end them.
+  std::shared_ptr<SseUpstream> TakeIdleUpstream(const EndpointPtr& endpoint);
+  void ReturnIdleUpstream(std::shared_ptr<SseUpstream> upstream);
+  void TrackUpstream(const std::shared_ptr<SseUpstream>& upstream);
+
  private:
   void WatchdogLoop();
+  void SweepIdleUpstreams(int64_t now_ns);
 
   const StreamingOptions options_;
   EndpointSet* const endpoints_;
@@ -126,6 +143,11 @@ class StreamProxy {
   std::condition_variable cv_;
   bool stop_ = false;
   std::vector<std::shared_ptr<SseCall>> sse_calls_;  // open SSE streams, swept by the watchdog
+
+  std::mutex pool_mu_;
+  std::vector<std::shared_ptr<SseUpstream>> idle_upstreams_;  // newest last
+  std::vector<std::weak_ptr<SseUpstream>> upstreams_;         // every call opened, until it ends
+  bool stop_pool_ = false;                                    // Stop(): idle calls are closed
   std::thread watchdog_;
 };
 
