@@ -348,16 +348,16 @@ int Run(int argc, char** argv) {
 
   auto attach = [&](const std::string& name, const UpstreamAddress& http,
                     const std::string& grpc) -> EndpointPtr {
-    auto e = (*endpoints)->Add(name, http, grpc);
-    if (!e.ok()) {
-      spdlog::error("endpoint {}: {}", name, std::string(e.status().message()));
-      return nullptr;
-    }
     auto transport = std::make_shared<EndpointTransport>();
     transport->target = (*pool)->NewTarget(http);
     // Also without the gRPC front end: SSE generate_stream reaches workers over gRPC streams.
     if (!grpc.empty()) transport->grpc = GrpcUpstream::Create(grpc);
-    (*e)->transport = transport;
+    auto e = (*endpoints)->Add(name, http, grpc, transport);
+    if (!e.ok()) {
+      transport->target->CloseIdle();
+      spdlog::error("endpoint {}: {}", name, std::string(e.status().message()));
+      return nullptr;
+    }
     spdlog::info("endpoint {} added ({})", name, http.ToString());
     return *e;
   };

@@ -70,7 +70,8 @@ EndpointSet::EndpointSet(Options options, core::Clock* clock, uint64_t seed)
 }
 
 absl::StatusOr<EndpointPtr> EndpointSet::Add(std::string name, UpstreamAddress http,
-                                             std::string grpc_target) {
+                                             std::string grpc_target,
+                                             std::shared_ptr<void> transport) {
   std::lock_guard<std::mutex> lock(mu_);
   std::shared_ptr<const EndpointList> old = list_.load();
   if (old->size() >= kEndpointsMax) {
@@ -84,6 +85,7 @@ absl::StatusOr<EndpointPtr> EndpointSet::Add(std::string name, UpstreamAddress h
   if (!breaker.ok()) return breaker.status();
   auto endpoint = std::make_shared<Endpoint>(std::move(name), std::move(http),
                                              std::move(grpc_target), *std::move(breaker));
+  endpoint->transport = std::move(transport);  // before the list publishes it to other threads
   auto next = std::make_shared<EndpointList>(*old);
   next->push_back(endpoint);
   list_.store(std::move(next));

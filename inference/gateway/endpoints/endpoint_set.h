@@ -75,8 +75,8 @@ class Endpoint {
   std::atomic<int32_t> consecutive_failures{0};
   std::atomic<int32_t> ejections{0};
   std::atomic<int64_t> requests{0};  // forwarded by the gateway (for metrics and tests)
-  // Opaque per-endpoint transport state (connection pool), owned by the endpoint. Set once by the
-  // creator before the endpoint becomes ready; read-only afterwards.
+  // Opaque per-endpoint transport state (connection pool), owned by the endpoint. Given to
+  // EndpointSet::Add, so it is set before any thread can see the endpoint; read-only afterwards.
   std::shared_ptr<void> transport;
 
   // "model\0version" pairs the worker reports ready (from /v2/stats).
@@ -107,9 +107,11 @@ class EndpointSet {
   static absl::StatusOr<std::unique_ptr<EndpointSet>> Create(Options options, core::Clock* clock,
                                                              uint64_t seed);
 
-  // Adds an endpoint (not ready until MarkReady / the poller). AlreadyExists for a duplicate name,
-  // ResourceExhausted beyond kEndpointsMax.
-  absl::StatusOr<EndpointPtr> Add(std::string name, UpstreamAddress http, std::string grpc_target);
+  // Adds an endpoint (not ready until MarkReady / the poller) with its `transport` (see
+  // Endpoint::transport). AlreadyExists for a duplicate name, ResourceExhausted beyond
+  // kEndpointsMax.
+  absl::StatusOr<EndpointPtr> Add(std::string name, UpstreamAddress http, std::string grpc_target,
+                                  std::shared_ptr<void> transport = nullptr);
   void Remove(std::string_view name);
   std::shared_ptr<const EndpointList> snapshot() const { return list_.load(); }
   int ReadyCount() const;
