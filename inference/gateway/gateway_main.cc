@@ -55,8 +55,8 @@
 //     sse_timeout_ms: 600000   # SSE: deadline of one generation
 //     sse_pause_bytes: 65536   # SSE: stop reading the worker beyond this many unsent bytes
 //     sse_upstream_idle_ms: 30000  # SSE: close an idle reusable upstream call after this long
-//     sse_upstream_idle_max: 256   # SSE: idle reusable upstream calls kept (0: a call per
-//     generation) sequences_max: 65536     # live sequences tracked for sticky routing
+//     sse_upstream_idle_max: 256   # SSE: idle upstream calls kept (0: one call per generation)
+//     sequences_max: 65536     # live sequences tracked for sticky routing
 //     sequence_idle_ms: 60000  # forgotten after this long without a chunk
 //
 // The ready file gets {"http_port", "grpc_port" (-1 when off), "pid", "runtime_dir"} once the

@@ -520,8 +520,8 @@ void StreamProxy::GenerateSse(Request& req, Responder responder) {
 
 std::shared_ptr<SseUpstream> StreamProxy::TakeIdleUpstream(const EndpointPtr& endpoint) {
   std::lock_guard lock(pool_mu_);
-  for (size_t i = idle_upstreams_.size();
-       i-- > 0;) {  // newest first: the least likely to be idle-closed
+  // Newest first: the least likely to be closed for idleness.
+  for (size_t i = idle_upstreams_.size(); i-- > 0;) {
     if (idle_upstreams_[i]->endpoint() != endpoint) continue;
     std::shared_ptr<SseUpstream> u = std::move(idle_upstreams_[i]);
     idle_upstreams_.erase(idle_upstreams_.begin() + static_cast<ptrdiff_t>(i));

@@ -2,12 +2,11 @@
 
 #include <utility>
 
-#include "inference/gateway/streaming/stream_internal.h"
-
 namespace inference::gateway {
 
 namespace {
-// Requests queued on the call: one generation at a time, so one.
+// The call's write queue: one request at a time (one generation per call); a bound of 2 lets that
+// request be queued without UpstreamStream reporting the queue full.
 constexpr size_t kWriteQueue = 2;
 }  // namespace
 
