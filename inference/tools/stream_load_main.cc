@@ -42,6 +42,7 @@
 
 #include "CLI/CLI.hpp"
 #include "fmt/format.h"
+#include "inference/gateway/endpoints/endpoint_set.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "inference/kserve/stream_protocol.h"
 #include "inference/tools/h2_stream_load.h"
@@ -354,33 +355,39 @@ int main(int argc, char** argv) {
   app.add_flag("--sse-new-connection", sse_new_connection,
                "SSE: a new connection for each generation instead of keep-alive");
   CLI11_PARSE(app, argc, argv);
-  std::string sse_host;
-  uint16_t sse_port = 0;
-  if (!sse.empty()) {
-    const size_t colon = sse.rfind(':');
-    if (colon == std::string::npos) {
-      std::fprintf(stderr, "--sse: expected host:port, got '%s'\n", sse.c_str());
-      return 2;
+  // The gateway's address parser; this tool speaks TCP only.
+  auto parse_address =
+      [](const char* flag,
+         const std::string& text) -> std::optional<inference::gateway::UpstreamAddress> {
+    absl::StatusOr<inference::gateway::UpstreamAddress> a =
+        inference::gateway::UpstreamAddress::Parse(text);
+    if (!a.ok() || a->unix_socket) {
+      std::fprintf(stderr, "%s: expected host:port, got '%s'%s%s\n", flag, text.c_str(),
+                   a.ok() ? "" : ": ", a.ok() ? "" : std::string(a.status().message()).c_str());
+      return std::nullopt;
     }
-    sse_host = sse.substr(0, colon);
-    sse_port = static_cast<uint16_t>(std::stoi(sse.substr(colon + 1)));
+    return *std::move(a);
+  };
+  // --sse and the h2 client need host:port; the gRPC C++ client takes any gRPC target.
+  std::optional<inference::gateway::UpstreamAddress> address;
+  if (!sse.empty() || client == "h2") {
+    address = sse.empty() ? parse_address("--target", target) : parse_address("--sse", sse);
+    if (!address) return 2;
   }
 
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
-  grpc::GenericStub stub(channel);
   std::vector<double> ttft_ms;
   std::atomic<int64_t> tokens{0};
   std::atomic<int> errors{0};
   const auto t0 = Clock::now();
   if (!sse.empty()) {
     boost::system::error_code ec;
-    const auto address = boost::asio::ip::make_address(sse_host, ec);
+    const auto ip = boost::asio::ip::make_address(address->host, ec);
     if (ec) {
-      std::fprintf(stderr, "--sse: '%s' is not an IP address\n", sse_host.c_str());
+      std::fprintf(stderr, "--sse: '%s' is not an IP address\n", address->host.c_str());
       return 2;
     }
-    SseStream::Config config{{address, sse_port},
-                             sse_host,
+    SseStream::Config config{{ip, address->port},
+                             address->host,
                              "/v2/models/" + model + "/generate_stream",
                              api_key,
                              max_tokens,
@@ -396,14 +403,9 @@ int main(int argc, char** argv) {
     for (auto& st : sse_streams)
       ttft_ms.insert(ttft_ms.end(), st->ttft_ms.begin(), st->ttft_ms.end());
   } else if (client == "h2") {
-    const size_t colon = target.rfind(':');
-    if (colon == std::string::npos) {
-      std::fprintf(stderr, "--target: expected host:port, got '%s'\n", target.c_str());
-      return 2;
-    }
     inference::H2StreamLoadOptions o;
-    o.host = target.substr(0, colon);
-    o.port = static_cast<uint16_t>(std::stoi(target.substr(colon + 1)));
+    o.host = address->host;
+    o.port = address->port;
     o.api_key = api_key;
     o.streams = streams;
     o.requests = requests;
@@ -424,6 +426,8 @@ int main(int argc, char** argv) {
   } else {
     // gRPC: every stream on one completion queue, driven by one thread (a thread per stream with
     // the blocking API cost more CPU per token than the server side it measures).
+    auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    grpc::GenericStub stub(channel);
     std::vector<std::unique_ptr<GrpcStream>> grpc_streams;
     grpc::CompletionQueue cq;
     for (int s = 0; s < streams; ++s) {
