@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,6 +133,33 @@ struct IoThread {
   bool stopping = false;           // set by Shutdown on this thread: the sweep stops re-arming
   int64_t now_ms = SteadyNowMs();
   std::string date_header;  // "Date: ...\r\n", refreshed by the sweep
+  // SSE preemption (ServerOptions::sse_preempt_linger_ms); this thread only.
+  int base_policy = -1;  // the policy the thread started with
+  int sse_streams = 0;   // SSE streams open on this thread
+  bool preempting = false;
+  int64_t last_sse_end_ms = 0;
+
+  void SseOpened(int linger_ms) {
+    ++sse_streams;
+    if (linger_ms > 0 && !preempting && base_policy == SCHED_BATCH && SetPolicy(SCHED_OTHER)) {
+      preempting = true;
+    }
+  }
+  void SseEnded() {
+    --sse_streams;
+    last_sse_end_ms = now_ms;
+  }
+  // Sweep: back to the thread's own policy once no stream was open for `linger_ms`.
+  void MaybeStopPreempting(int linger_ms) {
+    if (preempting && sse_streams == 0 && now_ms - last_sse_end_ms >= linger_ms &&
+        SetPolicy(base_policy)) {
+      preempting = false;
+    }
+  }
+  static bool SetPolicy(int policy) {
+    sched_param param{};
+    return sched_setscheduler(0, policy, &param) == 0;  // 0: the calling thread
+  }
 
   void RefreshDate() {
     char buf[64];
@@ -554,6 +582,7 @@ void Connection::Close() {
   server_->active.fetch_sub(1, std::memory_order_acq_rel);
   if (sse_) {
     auto sse = std::move(sse_);
+    io_->SseEnded();
     sse->MarkClosed();
   }
 }
@@ -725,6 +754,7 @@ void Connection::OnWritten(beast::error_code ec) {
 // connection is not closed: Close() drops sse_.
 void Connection::EndSse() {
   std::shared_ptr<SseStreamImpl> sse = std::move(sse_);
+  io_->SseEnded();
   sse->MarkClosed();
   if (!keep_alive_ || server_->draining.load(std::memory_order_relaxed)) {
     Close();
@@ -762,6 +792,7 @@ std::shared_ptr<SseStream> Connection::StartSse(Response&& head) {
     }
     self->state_ = State::kStreaming;
     self->sse_ = stream;
+    self->io_->SseOpened(self->server_->options.sse_preempt_linger_ms);
     stream->Flush();
   };
   if (io_->ctx.get_executor().running_in_this_thread()) {
@@ -775,6 +806,7 @@ std::shared_ptr<SseStream> Connection::StartSse(Response&& head) {
 void HttpServer::Impl::Sweep(IoThread* t) {
   t->now_ms = SteadyNowMs();
   t->RefreshDate();
+  t->MaybeStopPreempting(options.sse_preempt_linger_ms);
   bool drain = draining.load(std::memory_order_relaxed);
   // Tick may close (and swap-remove) connections: iterate backwards over a stable range.
   for (size_t i = t->conns.size(); i-- > 0;) {
@@ -835,6 +867,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions opt
   }
   if (options.idle_timeout_ms < 1 || options.read_timeout_ms < 1) {
     return absl::InvalidArgumentError("idle_timeout_ms/read_timeout_ms: must be >= 1");
+  }
+  if (options.sse_preempt_linger_ms < 0) {
+    return absl::InvalidArgumentError("sse_preempt_linger_ms: must be >= 0 (0: off)");
   }
   std::shared_ptr<Tls> tls;
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
@@ -910,7 +945,10 @@ absl::Status HttpServer::Start() {
     IoThread* raw = t.get();
     s.io.push_back(std::move(t));
     asio::post(raw->ctx, [&s, raw] { s.Sweep(raw); });
-    raw->thread = std::thread([raw] { raw->ctx.run(); });
+    raw->thread = std::thread([raw] {
+      raw->base_policy = sched_getscheduler(0);
+      raw->ctx.run();
+    });
   }
   s.Accept();
   s.accept_thread = std::thread([&s] { s.accept_ctx.run(); });

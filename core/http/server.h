@@ -47,6 +47,12 @@ struct ServerOptions {
   int read_timeout_ms = 10000;
   int shutdown_grace_ms = 10000;
   size_t sse_buffer_bytes_max = 1 << 20;  // per SSE stream
+  // An I/O thread of a SCHED_BATCH process switches itself to SCHED_OTHER while it has an SSE
+  // stream open, and back once it has had none for sse_preempt_linger_ms. Under SCHED_BATCH a
+  // woken thread does not preempt, so each event handed to the I/O thread waited for the running
+  // thread's slice (200-700 us at 32 streams, docs/benchmarks.md); unary traffic, which batches
+  // better without preemption, keeps the process policy. 0 disables the switch.
+  int sse_preempt_linger_ms = 1000;
   int backlog = 1024;
   std::string tls_cert_file;  // PEM certificate chain; with tls_key_file: serve HTTPS
   std::string tls_key_file;   // PEM private key

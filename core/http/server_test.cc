@@ -1,5 +1,6 @@
 #include "core/http/server.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -304,6 +305,45 @@ TEST_F(ServerTest, ServerSentEventsKeepTheConnectionAlive) {
   const std::string second_stream = raw.substr(second, hello - second);
   EXPECT_NE(second_stream.find("data: {\"token\":2}\n\n"), std::string::npos);
   EXPECT_NE(second_stream.find("\r\n0\r\n\r\n"), std::string::npos);
+}
+
+// Under SCHED_BATCH, the I/O thread serving an event stream runs SCHED_OTHER while the stream is
+// open, and returns to SCHED_BATCH once none was open for sse_preempt_linger_ms.
+TEST_F(ServerTest, IoThreadPreemptsWhileAnEventStreamIsOpen) {
+  sched_param param{};
+  const int policy_before = sched_getscheduler(0);
+  ASSERT_EQ(sched_setscheduler(0, SCHED_BATCH, &param), 0);  // the I/O thread inherits it
+  std::atomic<pid_t> io_tid{0};
+  std::shared_ptr<SseStream> held;
+  absl::Notification opened;
+  router_.Get("/held", [&](Request&, Responder rsp) {
+    io_tid = static_cast<pid_t>(::gettid());
+    held = rsp.StartSse();
+    opened.Notify();
+  });
+  ServerOptions options;
+  options.sse_preempt_linger_ms = 200;
+  StartServer(options);
+  ASSERT_EQ(sched_setscheduler(0, policy_before, &param), 0);
+  std::string raw;
+  std::thread reader([&] {
+    raw = RawExchange(port_, "GET /held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  });
+  ASSERT_TRUE(opened.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  auto wait_for_policy = [&](int want) {
+    for (int i = 0; i < 500 && sched_getscheduler(io_tid) != want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return sched_getscheduler(io_tid);
+  };
+  EXPECT_EQ(wait_for_policy(SCHED_OTHER), SCHED_OTHER);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // open: past the linger
+  EXPECT_EQ(sched_getscheduler(io_tid), SCHED_OTHER);
+  held->Send("{}", "final");
+  held->Close();
+  EXPECT_EQ(wait_for_policy(SCHED_BATCH), SCHED_BATCH);
+  reader.join();
+  EXPECT_NE(raw.find("event: final"), std::string::npos) << raw;
 }
 
 TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequest) {
