@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -435,32 +436,38 @@ class SseStreamImpl final : public SseStream, public std::enable_shared_from_thi
       : conn_(std::move(conn)), buffer_bytes_max_(buffer_bytes_max) {}
 
   bool Send(std::string_view data, std::string_view event) override {
-    std::string frame;
-    frame.reserve(data.size() + event.size() + 32);
-    if (!event.empty()) {
-      frame.append("event: ");
-      frame.append(event);
-      frame.push_back('\n');
-    }
-    std::string_view rest = data;
-    while (true) {
-      size_t nl = rest.find('\n');
-      frame.append("data: ");
-      frame.append(rest.substr(0, nl));
-      frame.push_back('\n');
-      if (nl == std::string_view::npos) break;
-      rest.remove_prefix(nl + 1);
-    }
-    frame.push_back('\n');
-    return Queue(frame, false);
+    // "event: <event>\n", then "data: <line>\n" per line of data, then the blank line.
+    const size_t lines = 1 + static_cast<size_t>(std::count(data.begin(), data.end(), '\n'));
+    const size_t size =
+        (event.empty() ? 0 : 8 + event.size()) + 7 * lines + data.size() - (lines - 1) + 1;
+    return Queue(size, false, [&](std::string* out) {
+      if (!event.empty()) {
+        out->append("event: ");
+        out->append(event);
+        out->push_back('\n');
+      }
+      std::string_view rest = data;
+      while (true) {
+        const size_t nl = rest.find('\n');
+        out->append("data: ");
+        out->append(rest.substr(0, nl));
+        out->push_back('\n');
+        if (nl == std::string_view::npos) break;
+        rest.remove_prefix(nl + 1);
+      }
+      out->push_back('\n');
+    });
   }
   bool SendComment(std::string_view text) override {
-    std::string frame(": ");
-    frame.append(text);
-    frame.append("\n\n");
-    return Queue(frame, false);
+    return Queue(text.size() + 4, false, [&](std::string* out) {
+      out->append(": ");
+      out->append(text);
+      out->append("\n\n");
+    });
   }
-  void Close() override { Queue({}, true); }
+  void Close() override {
+    Queue(0, true, [](std::string*) {});
+  }
   bool closed() const override { return closed_.load(std::memory_order_acquire); }
   size_t buffered_bytes() const override { return buffered_.load(std::memory_order_acquire); }
   void SetOnDrain(std::function<void()> on_drain) override {
@@ -474,6 +481,18 @@ class SseStreamImpl final : public SseStream, public std::enable_shared_from_thi
     buffered_ += bytes.size();
     pending_.append(bytes);
   }
+  // I/O thread, once the stream is the connection's: the plaintext socket the stream's first
+  // event may be written to directly (-1: never).
+  void SetDirectFd(int fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    socket_fd_ = fd;
+  }
+  // I/O thread, before the socket closes or the stream ends: no producer writes to it any more.
+  void StopDirect() {
+    std::lock_guard<std::mutex> lock(mu_);
+    socket_fd_ = -1;
+    direct_fd_ = -1;
+  }
   void Flush();  // I/O thread
   void MarkClosed() {
     closed_.store(true, std::memory_order_release);
@@ -486,28 +505,53 @@ class SseStreamImpl final : public SseStream, public std::enable_shared_from_thi
   }
 
  private:
-  bool Queue(std::string_view payload, bool final) {
+  // Appends one chunk of `size` payload bytes (written by `append`; none for the terminating
+  // chunk, `final`) and sends it: the stream's first event straight to the socket when the I/O
+  // thread has nothing to write, anything else by handing it to the I/O thread.
+  template <typename Append>
+  bool Queue(size_t size, bool final, Append&& append) {
     if (closed()) return false;
     std::lock_guard<std::mutex> lock(mu_);
     if (closing_) return false;
-    size_t frame_bytes = payload.size() + 16;
+    const size_t frame_bytes = size + 16;
     if (!final && buffered_.load() + frame_bytes > buffer_bytes_max_) return false;
-    if (!payload.empty()) {
-      AppendHex(&pending_, payload.size());
+    if (size > 0) {
+      AppendHex(&pending_, size);
       pending_.append("\r\n");
-      pending_.append(payload);
+      append(&pending_);
       pending_.append("\r\n");
     }
     if (final) {
       pending_.append("0\r\n\r\n");
       closing_ = true;
     }
-    buffered_ += frame_bytes;
+    if (direct_fd_ >= 0 && WriteDirectLocked() && !final) return true;
+    // The I/O thread writes the rest (a final chunk: it also ends the stream on the connection).
+    if (!pending_.empty()) buffered_ += frame_bytes;
     if (!flush_scheduled_) {
       flush_scheduled_ = true;
       asio::post(conn_->socket_.get_executor(), [self = shared_from_this()] { self->Flush(); });
     }
     return true;
+  }
+
+  // Writes pending_ (which held nothing before this frame) without blocking: true when the socket
+  // took all of it. Else the I/O thread writes the rest (and reports an error, if any). Only once
+  // per stream: later events are left to the I/O thread, which coalesces a stream's events while
+  // a write is in flight; a direct write per event costs the client a wake-up per event (on
+  // loopback, 2.5x the gateway's CPU per token and half the tokens/s at 32 streams).
+  bool WriteDirectLocked() {
+    const ssize_t n =
+        ::send(direct_fd_, pending_.data(), pending_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) pending_.erase(0, static_cast<size_t>(n));
+    direct_fd_ = -1;
+    socket_fd_ = -1;
+    return pending_.empty();
+  }
+
+  // I/O thread, under mu_, once nothing is left to write: the first event may be written directly.
+  void AllowDirectLocked() {
+    if (pending_.empty() && !flush_scheduled_ && !closing_) direct_fd_ = socket_fd_;
   }
 
   std::shared_ptr<Connection> conn_;
@@ -518,6 +562,12 @@ class SseStreamImpl final : public SseStream, public std::enable_shared_from_thi
   bool flush_scheduled_ = false;
   bool writing_now_ = false;
   bool closing_ = false;
+  // The direct write of the first event (plaintext only). socket_fd_: the connection's socket,
+  // -1 once it closes or was written to directly; direct_fd_: socket_fd_ while no write is in
+  // flight on the I/O thread and nothing is pending, else -1. Both guarded by mu_; the socket
+  // closes only after StopDirect, so a producer never writes to a closed (or reused) descriptor.
+  int socket_fd_ = -1;
+  int direct_fd_ = -1;
   std::atomic<size_t> buffered_{0};
   std::atomic<bool> closed_{false};
   std::function<void()> on_drain_;
@@ -532,6 +582,7 @@ void SseStreamImpl::Flush() {
     writing_.clear();
     writing_.swap(pending_);
     finish = closing_;
+    if (writing_.empty()) AllowDirectLocked();
   }
   if (conn_->sse_.get() != this) {  // the connection closed (Close() drops sse_)
     MarkClosed();
@@ -559,6 +610,7 @@ void SseStreamImpl::Flush() {
                         if (self->pending_.empty()) {
                           self->buffered_ = 0;
                           cb = self->on_drain_;
+                          self->AllowDirectLocked();
                         }
                       }
                       if (cb && !self->closing_) cb();
@@ -569,6 +621,7 @@ void SseStreamImpl::Flush() {
 void Connection::Close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  if (sse_) sse_->StopDirect();  // before the descriptor can be closed and reused
   beast::error_code ignored;
   socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
@@ -754,6 +807,7 @@ void Connection::OnWritten(beast::error_code ec) {
 // connection is not closed: Close() drops sse_.
 void Connection::EndSse() {
   std::shared_ptr<SseStreamImpl> sse = std::move(sse_);
+  sse->StopDirect();
   io_->SseEnded();
   sse->MarkClosed();
   if (!keep_alive_ || server_->draining.load(std::memory_order_relaxed)) {
@@ -792,6 +846,9 @@ std::shared_ptr<SseStream> Connection::StartSse(Response&& head) {
     }
     self->state_ = State::kStreaming;
     self->sse_ = stream;
+    if (self->tls_ == nullptr && self->server_->options.sse_direct_first_event) {
+      stream->SetDirectFd(self->socket_.native_handle());
+    }
     self->io_->SseOpened(self->server_->options.sse_preempt_linger_ms);
     stream->Flush();
   };

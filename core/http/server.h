@@ -53,6 +53,12 @@ struct ServerOptions {
   // thread's slice (200-700 us at 32 streams, docs/benchmarks.md); unary traffic, which batches
   // better without preemption, keeps the process policy. 0 disables the switch.
   int sse_preempt_linger_ms = 1000;
+  // The thread that sends an SSE stream's first event writes it to the socket itself when the
+  // I/O thread has nothing to write for the stream (non-blocking; what the socket does not take,
+  // the I/O thread writes), so the time to first event includes no hand-off to a busy I/O thread.
+  // Later events go through the I/O thread, which coalesces them. Plaintext only (TLS state
+  // belongs to the I/O thread).
+  bool sse_direct_first_event = true;
   int backlog = 1024;
   std::string tls_cert_file;  // PEM certificate chain; with tls_key_file: serve HTTPS
   std::string tls_key_file;   // PEM private key

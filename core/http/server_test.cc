@@ -8,12 +8,14 @@
 #include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "core/http/json.h"
+#include "core/http/testing/sse_client.h"
 #include "core/http/testing/test_client.h"
 #include "core/testing/process.h"
 #include "gtest/gtest.h"
@@ -348,6 +350,77 @@ TEST_F(ServerTest, IoThreadPreemptsWhileAnEventStreamIsOpen) {
   reader.join();
   EXPECT_NE(raw.find("event: final"), std::string::npos) << raw;
 }
+
+// The first event of a stream is written by the thread that sends it, so it reaches the client
+// while the I/O thread is busy; later events wait for the I/O thread. With
+// sse_direct_first_event off, the first event waits too.
+class SseFirstEventTest : public ServerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(SseFirstEventTest, ReachesTheClientWhileTheIoThreadIsBusyOnlyWhenDirect) {
+  const bool direct = GetParam();
+  std::promise<std::shared_ptr<SseStream>> opened;
+  std::promise<void> held, release;
+  std::shared_future<void> released = release.get_future().share();
+  router_.Post("/stream", [&](Request&, Responder rsp) { opened.set_value(rsp.StartSse()); });
+  router_.Get("/hold", [&held, released](Request&, Responder rsp) {
+    held.set_value();
+    released.wait_for(std::chrono::seconds(10));  // holds the server's only I/O thread
+    rsp.Send(Response::Json(200, "{}"));
+  });
+  ServerOptions options;
+  options.io_threads = 1;
+  options.sse_direct_first_event = direct;
+  StartServer(options);
+  auto client = testing::SseClient::Post("127.0.0.1", port_, "/stream", "{}");
+  ASSERT_TRUE(client.ok()) << client.status();
+  std::future<std::shared_ptr<SseStream>> opened_future = opened.get_future();
+  ASSERT_EQ(opened_future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  std::shared_ptr<SseStream> stream = opened_future.get();
+
+  std::thread holder(
+      [this] { RawExchange(port_, "GET /hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); });
+  bool released_once = false;
+  auto release_io_thread = [&] {
+    if (!released_once) release.set_value();
+    released_once = true;
+  };
+  struct Joiner {  // an ASSERT below must not leave the I/O thread held or the thread unjoined
+    std::function<void()> release;
+    std::thread* t;
+    ~Joiner() {
+      release();
+      t->join();
+    }
+  } joiner{release_io_thread, &holder};
+  ASSERT_EQ(held.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+
+  ASSERT_TRUE(stream->Send("{\"n\":1}"));
+  ASSERT_TRUE(stream->Send("{\"n\":2}"));
+  std::optional<testing::SseEvent> e = (*client)->Next(direct ? 5000 : 300);
+  if (direct) {
+    ASSERT_TRUE(e.has_value()) << "the first event waited for the held I/O thread";
+    EXPECT_EQ(e->data, "{\"n\":1}");
+  } else {
+    EXPECT_FALSE(e.has_value()) << "the first event went out while the I/O thread was held";
+  }
+  EXPECT_FALSE((*client)->Next(300).has_value())
+      << "the second event went out while the I/O thread was held";
+
+  release_io_thread();
+  if (!direct) {
+    e = (*client)->Next(5000);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->data, "{\"n\":1}");
+  }
+  e = (*client)->Next(5000);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->data, "{\"n\":2}");
+  stream->Close();
+  EXPECT_FALSE((*client)->Next(5000).has_value());
+  EXPECT_TRUE((*client)->ended());
+}
+
+INSTANTIATE_TEST_SUITE_P(DirectOnAndOff, SseFirstEventTest, ::testing::Bool());
 
 TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequest) {
   StartServer();
