@@ -1,5 +1,6 @@
 // The SSE half of StreamProxy: POST /v2/models/{m}/generate_stream (see stream_proxy.h).
 
+#include <charconv>
 #include <cstring>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include "inference/gateway/upstream/grpc_upstream.h"
 #include "inference/gateway/upstream/stats_poller.h"
 #include "inference/kserve/stream_protocol.h"
+#include "inference/kserve/stream_response_view.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -48,8 +50,9 @@ std::string LowerCode(grpc::StatusCode code) {
 }
 
 template <typename T>
-void AppendValues(std::string* out, const std::string& raw) {
+void AppendValues(std::string* out, std::string_view raw) {
   const size_t n = raw.size() / sizeof(T);
+  char digits[32];
   for (size_t i = 0; i < n; ++i) {
     T v;
     std::memcpy(&v, raw.data() + i * sizeof(T), sizeof(T));
@@ -57,21 +60,22 @@ void AppendValues(std::string* out, const std::string& raw) {
     if constexpr (std::is_floating_point_v<T>) {
       fmt::format_to(std::back_inserter(*out), "{}", static_cast<double>(v));
     } else {
-      fmt::format_to(std::back_inserter(*out), "{}", v);
+      const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), v);
+      out->append(digits, end);
     }
   }
 }
 
 // "name":[values] for each output of `r` (raw contents; typed contents are not used by workers).
-void AppendOutputs(std::string* out, const ModelInferResponse& r) {
-  for (int i = 0; i < r.outputs_size(); ++i) {
-    const auto& o = r.outputs(i);
+void AppendOutputs(std::string* out, const StreamResponseView& r) {
+  for (size_t i = 0; i < r.outputs.size(); ++i) {
+    const OutputTensorView& o = r.outputs[i];
     if (i > 0) out->push_back(',');
-    core::http::AppendJsonString(out, o.name());
+    core::http::AppendJsonString(out, o.name);
     out->append(":[");
-    if (i < r.raw_output_contents_size()) {
-      const std::string& raw = r.raw_output_contents(i);
-      const std::string& t = o.datatype();
+    if (i < r.raw_output_contents.size()) {
+      const std::string_view raw = r.raw_output_contents[i];
+      const std::string_view t = o.datatype;
       if (t == "INT64") {
         AppendValues<int64_t>(out, raw);
       } else if (t == "INT32") {
@@ -86,11 +90,6 @@ void AppendOutputs(std::string* out, const ModelInferResponse& r) {
     }
     out->push_back(']');
   }
-}
-
-bool IsFinal(const ModelInferResponse& r) {
-  auto it = r.parameters().find(kFinalResponseParameter);
-  return it != r.parameters().end() && it->second.bool_param();
 }
 
 }  // namespace
@@ -241,22 +240,23 @@ class StreamProxy::SseCall final : public SseUpstream::User {
     std::lock_guard lock(mu_);
     if (done_) return true;
     const int64_t now_ns = proxy_->clock()->NowNs();
-    ModelStreamInferResponse* response = &response_;
-    response->Clear();
-    if (!ParseFromByteBuffer(*raw, response)) {
+    // Read in place: a response is one slice unless gRPC received it in pieces.
+    grpc::Slice slice;
+    StreamResponseView r;  // views into `slice`
+    if ((!raw->TrySingleSlice(&slice).ok() && !raw->DumpToSingleSlice(&slice).ok()) ||
+        !ReadStreamResponse(
+            std::string_view(reinterpret_cast<const char*>(slice.begin()), slice.size()), &r)) {
       SendErrorLocked("internal", "the worker sent a malformed ModelStreamInferResponse");
       EndLocked();
       return true;
     }
-    if (!response->error_message().empty()) {
-      SendErrorLocked(LowerCode(stream_internal::CodeOf(response->error_message())),
-                      response->error_message());
+    if (!r.error_message.empty()) {
+      SendErrorLocked(LowerCode(stream_internal::CodeOf(r.error_message)), r.error_message);
       EndLocked();
       return true;
     }
-    const ModelInferResponse& r = response->infer_response();
-    if (responses_ == 0 && version_.empty() && !r.model_version().empty()) {
-      version_ = r.model_version();  // the version the worker chose
+    if (responses_ == 0 && version_.empty() && !r.model_version.empty()) {
+      version_ = std::string(r.model_version);  // the version the worker chose
       prefix_ = Prefix();
     }
     if (responses_ == 0) {
@@ -264,7 +264,10 @@ class StreamProxy::SseCall final : public SseUpstream::User {
     }
     std::string& data = scratch_;
     data.assign(prefix_);
-    fmt::format_to(std::back_inserter(data), ",\"index\":{},\"delta\":{{", responses_++);
+    data.append(",\"index\":");
+    char digits[24];
+    data.append(digits, std::to_chars(digits, digits + sizeof(digits), responses_++).ptr);
+    data.append(",\"delta\":{");
     AppendOutputs(&data, r);
     data.append("}}");
     last_progress_ns_ = now_ns;
@@ -274,7 +277,7 @@ class StreamProxy::SseCall final : public SseUpstream::User {
       EndLocked();  // the client went away (or overflowed the bound): stop the worker
       return true;
     }
-    if (IsFinal(r)) {
+    if (r.final) {
       std::string final_event = prefix_;
       fmt::format_to(std::back_inserter(final_event), ",\"responses\":{}}}", responses_);
       sse_->Send(final_event, "final");
@@ -365,8 +368,7 @@ class StreamProxy::SseCall final : public SseUpstream::User {
   StreamProxy* const proxy_;
   const std::shared_ptr<SseStream> sse_;
   const ModelInferRequest request_;
-  ModelStreamInferResponse response_;  // the response being relayed (under mu_)
-  std::string version_;                // "" until the worker names the version it chose
+  std::string version_;  // "" until the worker names the version it chose
   const TraceContext trace_;
   const int64_t start_ns_;
   std::string prefix_;   // {"id":..,"model_name":..,"model_version":..
