@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/http/json.h"
+#include "core/process/scheduler.h"
 #include "spdlog/spdlog.h"
 
 namespace core::http {
@@ -142,7 +143,8 @@ struct IoThread {
 
   void SseOpened(int linger_ms) {
     ++sse_streams;
-    if (linger_ms > 0 && !preempting && base_policy == SCHED_BATCH && SetPolicy(SCHED_OTHER)) {
+    if (linger_ms > 0 && !preempting && base_policy == SCHED_BATCH &&
+        core::SetThreadPolicy(SCHED_OTHER)) {
       preempting = true;
     }
   }
@@ -153,13 +155,9 @@ struct IoThread {
   // Sweep: back to the thread's own policy once no stream was open for `linger_ms`.
   void MaybeStopPreempting(int linger_ms) {
     if (preempting && sse_streams == 0 && now_ms - last_sse_end_ms >= linger_ms &&
-        SetPolicy(base_policy)) {
+        core::SetThreadPolicy(base_policy)) {
       preempting = false;
     }
-  }
-  static bool SetPolicy(int policy) {
-    sched_param param{};
-    return sched_setscheduler(0, policy, &param) == 0;  // 0: the calling thread
   }
 
   void RefreshDate() {

@@ -17,6 +17,7 @@
 #include "core/http/json.h"
 #include "core/http/testing/sse_client.h"
 #include "core/http/testing/test_client.h"
+#include "core/process/scheduler.h"
 #include "core/testing/process.h"
 #include "gtest/gtest.h"
 
@@ -313,9 +314,12 @@ TEST_F(ServerTest, ServerSentEventsKeepTheConnectionAlive) {
 // Under SCHED_BATCH, the I/O thread serving an event stream runs SCHED_OTHER while the stream is
 // open, and returns to SCHED_BATCH once none was open for sse_preempt_linger_ms.
 TEST_F(ServerTest, IoThreadPreemptsWhileAnEventStreamIsOpen) {
-  sched_param param{};
   const int policy_before = sched_getscheduler(0);
-  ASSERT_EQ(sched_setscheduler(0, SCHED_BATCH, &param), 0);  // the I/O thread inherits it
+  struct RestorePolicy {  // also when an ASSERT below returns early
+    int policy;
+    ~RestorePolicy() { core::SetThreadPolicy(policy); }
+  } restore{policy_before};
+  ASSERT_TRUE(core::SetThreadPolicy(SCHED_BATCH));  // the I/O thread inherits it
   std::atomic<pid_t> io_tid{0};
   // A std::promise, not absl::Notification: Debian's Abseil is not instrumented for TSan, so TSan
   // would not see the hand-over of the stream as synchronised.
@@ -327,7 +331,7 @@ TEST_F(ServerTest, IoThreadPreemptsWhileAnEventStreamIsOpen) {
   ServerOptions options;
   options.sse_preempt_linger_ms = 200;
   StartServer(options);
-  ASSERT_EQ(sched_setscheduler(0, policy_before, &param), 0);
+  ASSERT_TRUE(core::SetThreadPolicy(policy_before));
   std::string raw;
   std::thread reader([&] {
     raw = RawExchange(port_, "GET /held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -28,13 +28,17 @@ absl::Status ApplyScheduler(std::string_view policy) {
     return absl::InvalidArgumentError(
         fmt::format("scheduler '{}': expected batch or other", policy));
   }
-  sched_param param{};
-  param.sched_priority = 0;
-  if (sched_setscheduler(0, native, &param) != 0) {
+  if (!SetThreadPolicy(native)) {
     return absl::InternalError(
         fmt::format("sched_setscheduler({}): {}", policy, std::strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+bool SetThreadPolicy(int policy) {
+  sched_param param{};
+  param.sched_priority = 0;
+  return sched_setscheduler(0, policy, &param) == 0;  // 0: the calling thread
 }
 
 absl::Status ApplySchedulerOption(const CLI::App& app, const std::string& policy) {

@@ -29,6 +29,10 @@ void AddSchedulerOption(CLI::App& app, std::string* policy);
 // Applies `policy` to the calling thread (call before starting threads). InvalidArgument for an
 // unknown name; the OS error otherwise.
 absl::Status ApplyScheduler(std::string_view policy);
+// Moves the calling thread to the native policy `policy` (SCHED_BATCH, SCHED_OTHER; priority 0);
+// false (errno set) when the OS refuses. ApplyScheduler and the HTTP I/O threads, which switch to
+// SCHED_OTHER while they serve an event stream, both go through it.
+bool SetThreadPolicy(int policy);
 // Applies the parsed --scheduler of `app` (after parsing, before starting threads). A policy given
 // on the command line must apply (its error is returned); the default is a performance hint only:
 // if the OS refuses it (a seccomp profile, say), a warning goes to stderr and OK is returned.
