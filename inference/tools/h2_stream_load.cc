@@ -1,8 +1,5 @@
 #include "inference/tools/h2_stream_load.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,7 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "inference/kserve/stream_protocol.h"
-#include "inference/tools/stream_response_scan.h"
+#include "inference/kserve/stream_response_view.h"
+#include "inference/tools/tcp_connect.h"
 
 namespace inference {
 
@@ -120,29 +118,10 @@ class Load {
 
  private:
   absl::Status Connect() {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const std::string port = std::to_string(o_.port);
-    if (int rc = ::getaddrinfo(o_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(o_.host, ": ", ::gai_strerror(rc)));
-    }
-    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, ::freeaddrinfo);
-    std::string error = "no address";
-    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-      fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-      if (fd_ < 0) continue;
-      if (::connect(fd_, a->ai_addr, a->ai_addrlen) == 0) {
-        const int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        return absl::OkStatus();
-      }
-      error = std::strerror(errno);
-      ::close(fd_);
-      fd_ = -1;
-    }
-    return absl::UnavailableError(absl::StrCat("connect ", o_.host, ":", o_.port, ": ", error));
+    absl::StatusOr<int> fd = ConnectTcp(o_.host, o_.port);
+    if (!fd.ok()) return fd.status();
+    fd_ = *fd;
+    return absl::OkStatus();
   }
 
   absl::Status Open() {
@@ -249,8 +228,9 @@ class Load {
 
   void OnMessage(Stream* st, const uint8_t* data, size_t size) {
     if (st->failed) return;
-    const std::optional<StreamResponseFlags> flags = ScanStreamResponse(data, size);
-    if (!flags || flags->error) {
+    StreamResponseView& r = response_;
+    if (!ReadStreamResponse(std::string_view(reinterpret_cast<const char*>(data), size), &r) ||
+        !r.error_message.empty()) {
       Fail(st);
       return;
     }
@@ -260,7 +240,7 @@ class Load {
       st->awaiting_first = false;
     }
     ++result_.tokens;
-    if (!flags->final) return;
+    if (!r.final) return;
     ++st->call_done;
     if (o_.call_per_generation) {
       ++st->done;  // the call half-closed with its request; OnClose opens the next
@@ -339,6 +319,7 @@ class Load {
   int fd_ = -1;
   nghttp2_session* session_ = nullptr;
   std::vector<std::unique_ptr<Stream>> streams_;
+  StreamResponseView response_;      // the message being read (views into nghttp2's bytes)
   std::vector<nghttp2_nv> headers_;  // views of o_ and of the strings below
   std::string authority_, authorization_;
   int live_ = 0;

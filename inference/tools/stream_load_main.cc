@@ -3,11 +3,12 @@
 // of --max-tokens tokens one after the other (the next request is sent when the previous one's
 // final response arrived). Prints tokens/s over the whole run and the time-to-first-token (request
 // written -> first token read) percentiles. One thread drives every stream (gRPC: one completion
-// queue; SSE: one Asio io_context), so the client's own cost per token stays small next to the
-// server side it measures.
+// queue or nghttp2 on one socket; SSE: non-blocking sockets on epoll), so the client's own cost per
+// token stays small next to the server side it measures.
 //
 //   infer-stream-load --target 127.0.0.1:8001 --streams 32 --requests 8 --max-tokens 64
-//   infer-stream-load --sse 127.0.0.1:8080 ...   the gateway's SSE generate_stream instead: each
+//   infer-stream-load --sse 127.0.0.1:8080 ...   the gateway's SSE generate_stream instead
+//                                                (inference/tools/sse_stream_load.h): each
 //                                                generation is one POST on the stream's keep-alive
 //                                                HTTP/1.1 connection (--sse-new-connection: a new
 //                                                connection per POST); TTFT is POST sent -> first
@@ -23,17 +24,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,12 +33,12 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "fmt/format.h"
 #include "inference/gateway/endpoints/endpoint_set.h"
 #include "inference/grpc_predict_v2.grpc.pb.h"
 #include "inference/kserve/stream_protocol.h"
+#include "inference/kserve/stream_response_view.h"
 #include "inference/tools/h2_stream_load.h"
-#include "inference/tools/stream_response_scan.h"
+#include "inference/tools/sse_stream_load.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -111,15 +103,14 @@ class GrpcStream {
         return false;
       case Op::kRead: {
         if (!ok) return Finish(errors, true);
-        const std::optional<inference::StreamResponseFlags> flags = Scan();
-        if (!flags || flags->error) return Finish(errors, true);
+        if (!Scan() || !response_.error_message.empty()) return Finish(errors, true);
         if (first_) {
           ttft_ms.push_back(
               std::chrono::duration<double, std::milli>(Clock::now() - sent_).count());
           first_ = false;
         }
         tokens->fetch_add(1, std::memory_order_relaxed);
-        if (!flags->final) {
+        if (!response_.final) {
           Read();
         } else if (++done_ < requests_) {
           WriteNext();
@@ -153,13 +144,14 @@ class GrpcStream {
     op_ = Op::kWrite;
     rw_->Write(req_bytes_, this);
   }
-  // The flags of the response just read, off its bytes (see stream_response_scan.h).
-  std::optional<inference::StreamResponseFlags> Scan() {
-    grpc::Slice slice;
-    if (!resp_.TrySingleSlice(&slice).ok() && !resp_.DumpToSingleSlice(&slice).ok()) {
-      return std::nullopt;
+  // Reads the response just read into response_, off its bytes (see stream_response_view.h);
+  // false when malformed. The views are used before the next read replaces resp_.
+  bool Scan() {
+    if (!resp_.TrySingleSlice(&slice_).ok() && !resp_.DumpToSingleSlice(&slice_).ok()) {
+      return false;
     }
-    return inference::ScanStreamResponse(slice.begin(), slice.size());
+    return inference::ReadStreamResponse(
+        std::string_view(reinterpret_cast<const char*>(slice_.begin()), slice_.size()), &response_);
   }
   void Read() {
     op_ = Op::kRead;
@@ -185,144 +177,14 @@ class GrpcStream {
   inference::ModelInferRequest req_;
   grpc::ByteBuffer req_bytes_;
   grpc::ByteBuffer resp_;  // serialized ModelStreamInferResponse, scanned, never parsed
+  grpc::Slice slice_;      // resp_ in one piece, while response_ is read
+  inference::StreamResponseView response_;  // views into slice_
   Clock::time_point sent_;
   Op op_ = Op::kStart;
   int done_ = 0;
   bool first_ = true;
   bool failed_ = false;
   grpc::Status status_;
-};
-
-// One SSE generation stream of the load, on a shared single-threaded io_context: POST, read the
-// event stream through Beast's parser (chunked decoding) until its end, then the next POST on the
-// same connection (or a new one when the server or --sse-new-connection closes it).
-class SseStream {
- public:
-  struct Config {
-    boost::asio::ip::tcp::endpoint server;
-    std::string host;  // Host header
-    std::string target;
-    std::string api_key;
-    int64_t max_tokens = 0;
-    int requests = 0;
-    bool new_connection = false;
-  };
-
-  SseStream(boost::asio::io_context& io, const Config& config, int index,
-            std::atomic<int64_t>* tokens, std::atomic<int>* errors)
-      : config_(config), index_(index), tokens_(tokens), errors_(errors), socket_(io) {
-    on_chunk_ = [this](uint64_t, boost::beast::string_view data, ErrorCode&) {
-      return OnChunk(std::string_view(data.data(), data.size()));
-    };
-  }
-
-  void Start() { Connect(); }
-
-  std::vector<double> ttft_ms;
-
- private:
-  using ErrorCode = boost::system::error_code;
-
-  void Connect() {
-    ErrorCode ignored;
-    socket_.close(ignored);
-    buffer_.clear();
-    socket_.async_connect(config_.server, [this](ErrorCode ec) {
-      if (ec) return Fail("connect", ec);
-      socket_.set_option(boost::asio::ip::tcp::no_delay(true));
-      Send();
-    });
-  }
-
-  void Send() {
-    const nlohmann::json body = {{"id", std::to_string(done_)},
-                                 {"token", Prompt(index_, done_)},
-                                 {"parameters", {{"max_tokens", config_.max_tokens}}}};
-    const std::string text = body.dump();
-    request_ = fmt::format(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: "
-        "text/event-stream\r\nContent-Length: {}\r\n{}{}\r\n{}",
-        config_.target, config_.host, text.size(),
-        config_.api_key.empty() ? "" : fmt::format("Authorization: Bearer {}\r\n", config_.api_key),
-        config_.new_connection ? "Connection: close\r\n" : "", text);
-    parser_.emplace();
-    parser_->body_limit(boost::none);  // an event stream has no length; it ends with its last chunk
-    parser_->on_chunk_body(on_chunk_);
-    events_.clear();
-    first_ = true;
-    final_ = false;
-    failed_event_ = false;
-    sent_ = Clock::now();
-    boost::asio::async_write(socket_, boost::asio::buffer(request_), [this](ErrorCode ec, size_t) {
-      if (ec) return Fail("write", ec);
-      Read();
-    });
-  }
-
-  void Read() {
-    boost::beast::http::async_read_some(socket_, buffer_, *parser_, [this](ErrorCode ec, size_t) {
-      if (ec) return Fail("read", ec);
-      if (parser_->is_header_done() && parser_->get().result_int() != 200) {
-        return Fail(fmt::format("status {}", parser_->get().result_int()), {});
-      }
-      if (!parser_->is_done()) return Read();
-      if (!final_ || failed_event_) errors_->fetch_add(1);
-      const bool keep_alive = parser_->get().keep_alive();
-      if (++done_ == config_.requests) {
-        ErrorCode ignored;
-        socket_.close(ignored);
-        return;
-      }
-      keep_alive ? Send() : Connect();
-    });
-  }
-
-  // Splits the event-stream text into events ("\n\n"-terminated blocks) as it arrives.
-  size_t OnChunk(std::string_view data) {
-    events_.append(data);
-    size_t start = 0;
-    for (size_t end; (end = events_.find("\n\n", start)) != std::string::npos; start = end + 2) {
-      const std::string_view block(events_.data() + start, end - start);
-      if (block.starts_with("event: final")) {
-        final_ = true;
-      } else if (block.starts_with("event: error")) {
-        failed_event_ = true;
-      } else if (block.starts_with("data: ")) {  // a token (comments are keep-alives)
-        if (first_) {
-          ttft_ms.push_back(
-              std::chrono::duration<double, std::milli>(Clock::now() - sent_).count());
-          first_ = false;
-        }
-        tokens_->fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-    events_.erase(0, start);
-    return data.size();
-  }
-
-  void Fail(const std::string& what, ErrorCode ec) {
-    std::fprintf(stderr, "sse stream %d: %s%s%s\n", index_, what.c_str(), ec ? ": " : "",
-                 ec ? ec.message().c_str() : "");
-    errors_->fetch_add(1);
-    ErrorCode ignored;
-    socket_.close(ignored);
-  }
-
-  const Config& config_;
-  const int index_;
-  std::atomic<int64_t>* const tokens_;
-  std::atomic<int>* const errors_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::response_parser<boost::beast::http::empty_body>> parser_;
-  std::function<size_t(uint64_t, boost::beast::string_view, ErrorCode&)> on_chunk_;  // parser's
-  std::string request_;
-  std::string events_;  // event-stream text not yet split into events
-  Clock::time_point sent_;
-  int done_ = 0;
-  bool first_ = true;
-  bool final_ = false;
-  bool failed_event_ = false;
 };
 
 }  // namespace
@@ -380,28 +242,32 @@ int main(int argc, char** argv) {
   std::atomic<int> errors{0};
   const auto t0 = Clock::now();
   if (!sse.empty()) {
-    boost::system::error_code ec;
-    const auto ip = boost::asio::ip::make_address(address->host, ec);
-    if (ec) {
-      std::fprintf(stderr, "--sse: '%s' is not an IP address\n", address->host.c_str());
-      return 2;
+    inference::SseStreamLoadOptions o;
+    o.host = address->host;
+    o.port = address->port;
+    o.target = "/v2/models/" + model + "/generate_stream";
+    o.api_key = api_key;
+    o.streams = streams;
+    o.requests = requests;
+    o.new_connection = sse_new_connection;
+    o.make_body = [max_tokens](int stream, int request) {
+      const nlohmann::json body = {{"id", std::to_string(request)},
+                                   {"token", Prompt(stream, request)},
+                                   {"parameters", {{"max_tokens", max_tokens}}}};
+      return body.dump();
+    };
+    o.on_stream_failed = [](int stream, std::string_view why) {
+      std::fprintf(stderr, "sse stream %d: %.*s\n", stream, static_cast<int>(why.size()),
+                   why.data());
+    };
+    absl::StatusOr<inference::SseStreamLoadResult> r = inference::RunSseStreamLoad(o);
+    if (!r.ok()) {
+      std::fprintf(stderr, "sse client: %s\n", r.status().ToString().c_str());
+      return 1;
     }
-    SseStream::Config config{{ip, address->port},
-                             address->host,
-                             "/v2/models/" + model + "/generate_stream",
-                             api_key,
-                             max_tokens,
-                             requests,
-                             sse_new_connection};
-    boost::asio::io_context io(1);
-    std::vector<std::unique_ptr<SseStream>> sse_streams;
-    for (int s = 0; s < streams; ++s) {
-      sse_streams.push_back(std::make_unique<SseStream>(io, config, s, &tokens, &errors));
-      sse_streams.back()->Start();
-    }
-    io.run();
-    for (auto& st : sse_streams)
-      ttft_ms.insert(ttft_ms.end(), st->ttft_ms.begin(), st->ttft_ms.end());
+    tokens = r->tokens;
+    errors = r->errors;
+    ttft_ms = std::move(r->ttft_ms);
   } else if (client == "h2") {
     inference::H2StreamLoadOptions o;
     o.host = address->host;
