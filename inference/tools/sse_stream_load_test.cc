@@ -232,23 +232,16 @@ class SseStreamLoadTest : public ::testing::Test {
   std::vector<std::string> failures_;
 };
 
-TEST_F(SseStreamLoadTest, KeepAliveConnectionsRunEveryGeneration) {
-  const int streams = 3, requests = 4;
-  absl::StatusOr<SseStreamLoadResult> r = RunSseStreamLoad(Options("gen", streams, requests));
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->tokens, int64_t{streams} * requests * kTokens);
-  EXPECT_EQ(r->errors, 0);
-  EXPECT_EQ(r->ttft_ms.size(), size_t{streams * requests});
-  ExpectEveryBodyOnce(streams, requests);
-  std::lock_guard<std::mutex> lock(mu_);
-  EXPECT_EQ(close_requests_, 0);
-  EXPECT_TRUE(failures_.empty());
-}
+// Every generation runs on keep-alive connections, or on a new connection each ("Connection:
+// close" on every request).
+class SseStreamLoadConnectionTest : public SseStreamLoadTest,
+                                    public ::testing::WithParamInterface<bool> {};
 
-TEST_F(SseStreamLoadTest, NewConnectionPerGeneration) {
+TEST_P(SseStreamLoadConnectionTest, RunsEveryGeneration) {
+  const bool new_connection = GetParam();
   const int streams = 3, requests = 4;
   SseStreamLoadOptions o = Options("gen", streams, requests);
-  o.new_connection = true;
+  o.new_connection = new_connection;
   absl::StatusOr<SseStreamLoadResult> r = RunSseStreamLoad(o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->tokens, int64_t{streams} * requests * kTokens);
@@ -256,9 +249,11 @@ TEST_F(SseStreamLoadTest, NewConnectionPerGeneration) {
   EXPECT_EQ(r->ttft_ms.size(), size_t{streams * requests});
   ExpectEveryBodyOnce(streams, requests);
   std::lock_guard<std::mutex> lock(mu_);
-  EXPECT_EQ(close_requests_, streams * requests);
+  EXPECT_EQ(close_requests_, new_connection ? streams * requests : 0);
   EXPECT_TRUE(failures_.empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(KeepAliveAndNewConnection, SseStreamLoadConnectionTest, ::testing::Bool());
 
 // An error event fails its generation; the stream goes on with the next one.
 TEST_F(SseStreamLoadTest, ErrorEventCountsEachGeneration) {
