@@ -8,6 +8,8 @@
 #                                                   WORKER_PID GATEWAY_PID TMP; stopped and TMP
 #                                                   removed on exit.
 # WORKER_ARGS / GATEWAY_ARGS (env) pass extra flags to the two servers.
+# GATEWAY_YAML (env) is appended to the gateway's config, e.g. GATEWAY_YAML="streaming: {sse_upstream:
+# grpc}" to measure SSE over the gRPC C++ upstream instead of the default nghttp2 one.
 # UPSTREAM (env) is how the gateway reaches the worker's gRPC: `unix` (default) over a Unix socket,
 # as the gateway reaches the workers it spawns (its default deployment: workers on its own host), or
 # `tcp` over loopback TCP, as it reaches a static worker on another host. Clients always use TCP:
@@ -66,6 +68,7 @@ grpc_port: $GATEWAY_GRPC
 workers:
   static: ["127.0.0.1:$WORKER_HTTP"]
   static_grpc: ["$upstream"]
+${GATEWAY_YAML:-}
 YAML
   taskset -c 1 "$GATEWAY" ${GATEWAY_ARGS:-} --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
   GATEWAY_PID=$!

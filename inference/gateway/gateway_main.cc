@@ -55,7 +55,8 @@
 //     sse_timeout_ms: 600000   # SSE: deadline of one generation
 //     sse_pause_bytes: 65536   # SSE: stop reading the worker beyond this many unsent bytes
 //     sse_upstream_idle_ms: 30000  # SSE: close an idle reusable upstream call after this long
-//     sse_upstream_idle_max: 256   # SSE: idle upstream calls kept (0: one call per generation)
+//     sse_upstream: h2         # SSE: worker calls over nghttp2 (h2) or gRPC C++ (grpc)
+//     sse_upstream_idle_max: 256   # SSE, grpc: idle upstream calls kept (0: one per generation)
 //     sequences_max: 65536     # live sequences tracked for sticky routing
 //     sequence_idle_ms: 60000  # forgotten after this long without a chunk
 //
@@ -97,6 +98,7 @@
 #include "inference/gateway/supervisor/worker_supervisor.h"
 #include "inference/gateway/tls/tls_files.h"
 #include "inference/gateway/upstream/grpc_upstream.h"
+#include "inference/gateway/upstream/h2_stream_client.h"
 #include "inference/gateway/upstream/stats_poller.h"
 #include "inference/gateway/upstream/upstream_pool.h"
 #include "spdlog/spdlog.h"
@@ -240,6 +242,7 @@ absl::Status LoadConfig(const std::string& path, GatewayConfig* c) {
       int64_t idle_max,
       st.GetInt("sse_upstream_idle_max", static_cast<int64_t>(so.sse_upstream_idle_max), 0, 65536));
   so.sse_upstream_idle_max = static_cast<size_t>(idle_max);
+  ASSIGN_OR_RETURN(so.sse_upstream, st.GetString("sse_upstream", so.sse_upstream));
   ASSIGN_OR_RETURN(
       int64_t sequences,
       st.GetInt("sequences_max", static_cast<int64_t>(so.sequences.entries_max), 16, 1 << 24));
@@ -352,6 +355,12 @@ int Run(int argc, char** argv) {
     transport->target = (*pool)->NewTarget(http);
     // Also without the gRPC front end: SSE generate_stream reaches workers over gRPC streams.
     if (!grpc.empty()) transport->grpc = GrpcUpstream::Create(grpc);
+    if (!grpc.empty() && c.streaming.sse_upstream == "h2") {
+      // A gRPC target that is not host:port or unix:/path (a resolver URI) stays on gRPC C++.
+      if (absl::StatusOr<UpstreamAddress> a = UpstreamAddress::Parse(grpc); a.ok()) {
+        transport->h2 = H2StreamClient::Create({.address = *a});
+      }
+    }
     auto e = (*endpoints)->Add(name, http, grpc, transport);
     if (!e.ok()) {
       transport->target->CloseIdle();

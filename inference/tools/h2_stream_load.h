@@ -16,34 +16,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "inference/kserve/grpc_framing.h"
 
 namespace inference {
-
-// Splits the DATA bytes of one gRPC call into its messages: each is a 1-byte compressed flag, a
-// 4-byte big-endian length, then the message. Bytes may arrive cut anywhere.
-class GrpcMessageReader {
- public:
-  explicit GrpcMessageReader(size_t message_bytes_max) : message_bytes_max_(message_bytes_max) {}
-
-  // Calls on_message(data, size) for every message completed by these bytes, in order; false
-  // (and nothing more is read) on a compressed message or one longer than message_bytes_max.
-  bool Feed(const uint8_t* data, size_t size,
-            const std::function<void(const uint8_t*, size_t)>& on_message);
-
-  // Bytes of an unfinished message held back (0 between messages).
-  size_t pending() const { return partial_.size(); }
-
- private:
-  // Reads whole messages from data; returns the bytes consumed, or -1 when malformed.
-  ptrdiff_t ReadWhole(const uint8_t* data, size_t size,
-                      const std::function<void(const uint8_t*, size_t)>& on_message) const;
-
-  const size_t message_bytes_max_;
-  std::string partial_;
-};
-
-// Appends `message` to `out` with its gRPC length prefix (uncompressed).
-void AppendGrpcMessage(std::string_view message, std::string* out);
 
 struct H2StreamLoadOptions {
   std::string host;  // numeric address or name

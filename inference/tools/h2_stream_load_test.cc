@@ -2,81 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <random>
 #include <string>
-#include <vector>
 
 namespace inference {
 namespace {
-
-std::vector<std::string> ReadAll(GrpcMessageReader* reader, const std::string& wire,
-                                 const std::vector<size_t>& cuts, bool* ok) {
-  std::vector<std::string> got;
-  size_t from = 0;
-  *ok = true;
-  auto feed = [&](size_t to) {
-    *ok = *ok && reader->Feed(reinterpret_cast<const uint8_t*>(wire.data()) + from, to - from,
-                              [&](const uint8_t* m, size_t n) {
-                                got.emplace_back(reinterpret_cast<const char*>(m), n);
-                              });
-    from = to;
-  };
-  for (size_t c : cuts) feed(c);
-  feed(wire.size());
-  return got;
-}
-
-// Messages come out whole and in order however the bytes are cut, including inside a prefix and
-// with empty messages.
-TEST(GrpcMessageReaderTest, ReassemblesMessagesCutAnywhere) {
-  std::mt19937 rng(7);
-  for (int round = 0; round < 500; ++round) {
-    std::vector<std::string> sent;
-    std::string wire;
-    const int count = 1 + static_cast<int>(rng() % 6);
-    for (int i = 0; i < count; ++i) {
-      std::string m(rng() % 40, '\0');
-      for (char& c : m) c = static_cast<char>(rng());
-      AppendGrpcMessage(m, &wire);
-      sent.push_back(m);
-    }
-    std::vector<size_t> cuts;
-    for (size_t at = 0; at < wire.size(); at += 1 + rng() % 9) cuts.push_back(at);
-    GrpcMessageReader reader(1 << 10);
-    bool ok = false;
-    EXPECT_EQ(ReadAll(&reader, wire, cuts, &ok), sent) << "round " << round;
-    EXPECT_TRUE(ok);
-    EXPECT_EQ(reader.pending(), 0u);
-  }
-}
-
-TEST(GrpcMessageReaderTest, HoldsAnUnfinishedMessageBack) {
-  std::string wire;
-  AppendGrpcMessage("abc", &wire);
-  AppendGrpcMessage("defgh", &wire);
-  GrpcMessageReader reader(1 << 10);
-  bool ok = false;
-  const std::string cut = wire.substr(0, wire.size() - 2);
-  EXPECT_EQ(ReadAll(&reader, cut, {}, &ok), std::vector<std::string>{"abc"});
-  EXPECT_TRUE(ok);
-  EXPECT_EQ(reader.pending(), 8u);  // prefix + 3 of the 5 bytes
-}
-
-TEST(GrpcMessageReaderTest, RefusesCompressedAndOversizedMessages) {
-  std::string compressed;
-  AppendGrpcMessage("abc", &compressed);
-  compressed[0] = 1;
-  GrpcMessageReader a(1 << 10);
-  bool ok = true;
-  EXPECT_TRUE(ReadAll(&a, compressed, {}, &ok).empty());
-  EXPECT_FALSE(ok);
-
-  std::string big;
-  AppendGrpcMessage(std::string(100, 'x'), &big);
-  GrpcMessageReader b(99);
-  EXPECT_TRUE(ReadAll(&b, big, {3}, &ok).empty());
-  EXPECT_FALSE(ok);
-}
 
 TEST(H2StreamLoadTest, ConnectionRefusedIsAnError) {
   H2StreamLoadOptions o;

@@ -205,6 +205,24 @@ SseResult ReadSse(SseClient* c, int event_timeout_ms = 20000) {
   return out;
 }
 
+// Every reference prompt generated over SSE, one after another: the reference tokens, one final
+// event, no error and no keep-alive.
+void ExpectSseGenerationsMatch(Gateway* gw, const GenReference& ref) {
+  for (size_t p = 0; p < ref.prompts.size(); ++p) {
+    auto c = SseClient::Post("127.0.0.1", gw->port(), "/v2/models/gru_gen/generate_stream",
+                             GenerateBody(fmt::format("sse{}", p), ref.prompts[p], ref.max_tokens),
+                             KeyHeader());
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_EQ((*c)->status(), 200);
+    EXPECT_EQ((*c)->header("content-type"), "text/event-stream");
+    SseResult r = ReadSse(c->get());
+    EXPECT_EQ(r.tokens, ref.tokens[p]) << p;
+    EXPECT_TRUE(r.final_event);
+    EXPECT_TRUE(r.errors.empty()) << r.errors[0].data;
+    EXPECT_EQ(r.keepalives, 0);
+  }
+}
+
 class StreamGatewayTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -331,31 +349,33 @@ TEST_F(StreamGatewayTest, GenerationEqualsTheReferenceOverGrpcAndSse) {
     EXPECT_EQ(finals[fmt::format("g{}", p)], 1) << p;
   }
 
+  // SSE, on the default upstream client (streaming.sse_upstream: h2). One generation after
+  // another: after the first on each of the two workers, each generation reuses the idle upstream
+  // call (HTTP/2 stream) of the previous one on its worker, with the same tokens.
   const double reused_before =
       gateway_->Metric("gateway_sse_upstream_calls_total{reused=\"true\"}");
-  for (size_t p = 0; p < ref.prompts.size(); ++p) {
-    auto c = SseClient::Post("127.0.0.1", gateway_->port(), "/v2/models/gru_gen/generate_stream",
-                             GenerateBody(fmt::format("sse{}", p), ref.prompts[p], ref.max_tokens),
-                             KeyHeader());
-    ASSERT_TRUE(c.ok()) << c.status();
-    ASSERT_EQ((*c)->status(), 200);
-    EXPECT_EQ((*c)->header("content-type"), "text/event-stream");
-    SseResult r = ReadSse(c->get());
-    EXPECT_EQ(r.tokens, ref.tokens[p]) << p;
-    EXPECT_TRUE(r.final_event);
-    EXPECT_TRUE(r.errors.empty()) << r.errors[0].data;
-    EXPECT_EQ(r.keepalives, 0);
-  }
-  EXPECT_GE(gateway_->Metric("gateway_stream_first_token_seconds_count{protocol=\"sse\"}"),
-            static_cast<double>(ref.prompts.size()));
-  // One generation after another: after the first on each of the two workers, each generation
-  // reuses the idle upstream call of the previous one on its worker, with the same tokens.
+  ExpectSseGenerationsMatch(gateway_, ref);
   ASSERT_GT(ref.prompts.size(), 2u);
   EXPECT_GE(gateway_->Metric("gateway_sse_upstream_calls_total{reused=\"true\"}") - reused_before,
             static_cast<double>(ref.prompts.size() - 2));
+  EXPECT_GE(gateway_->Metric("gateway_stream_first_token_seconds_count{protocol=\"sse\"}"),
+            static_cast<double>(ref.prompts.size()));
   // No gRPC series: the gRPC relay does not read responses, and a series that stays 0 would say
   // no stream ever got a first token.
   EXPECT_EQ(gateway_->Metric("gateway_stream_first_token_seconds_count{protocol=\"grpc\"}"), -1);
+}
+
+// streaming.sse_upstream: grpc relays SSE generations over gRPC C++ calls, pooled as the h2 ones:
+// one generation after another on the one worker, each after the first reuses the idle call of the
+// previous one, with the same tokens.
+TEST(StreamUpstreamTest, SseOverGrpcUpstreamMatchesTheReferenceAndReusesCalls) {
+  Gateway gw(1, "window: 16, sse_pause_bytes: 4096, sse_upstream: grpc");
+  ASSERT_TRUE(gw.ok());
+  const GenReference ref = LoadGenReference();
+  ASSERT_GT(ref.prompts.size(), 2u);
+  ExpectSseGenerationsMatch(&gw, ref);
+  EXPECT_GE(gw.Metric("gateway_sse_upstream_calls_total{reused=\"true\"}"),
+            static_cast<double>(ref.prompts.size() - 1));
 }
 
 // infer-stream-load, the streaming benchmark's load generator, counts the same tokens and the same

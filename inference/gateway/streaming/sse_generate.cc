@@ -7,7 +7,6 @@
 #include "core/http/json.h"
 #include "core/log/request_id.h"
 #include "fmt/format.h"
-#include "inference/gateway/proxy/infer_request_wire.h"
 #include "inference/gateway/proxy/proxy_util.h"
 #include "inference/gateway/proxy/trace_context.h"
 #include "inference/gateway/proxy/upstream_stream.h"
@@ -101,6 +100,7 @@ class StreamProxy::SseCall final : public SseUpstream::User {
       : proxy_(proxy),
         sse_(std::move(sse)),
         request_(std::move(request)),
+        request_bytes_(request_.SerializeAsString()),
         version_(std::move(version)),
         trace_(std::move(trace)),
         start_ns_(start_ns),
@@ -130,11 +130,12 @@ class StreamProxy::SseCall final : public SseUpstream::User {
     // An idle call to the picked worker if the pool has one (no call set-up on the way to the
     // first token), else a new call.
     std::shared_ptr<SseUpstream> upstream = proxy_->TakeIdleUpstream(endpoint_);
-    const bool reused = upstream != nullptr && upstream->Begin(self_weak_.lock(), Request());
+    const bool reused = upstream != nullptr && upstream->Begin(self_weak_.lock(), request_bytes_);
     if (!reused) {
-      upstream = SseUpstream::Open(endpoint_, grpc, trace_.Header());
+      H2StreamClient* h2 = TransportOf(*endpoint_)->h2.get();
+      upstream = SseUpstream::Open(endpoint_, grpc, h2, trace_.Header());
       proxy_->TrackUpstream(upstream);
-      if (!upstream->Begin(self_weak_.lock(), Request())) {
+      if (!upstream->Begin(self_weak_.lock(), request_bytes_)) {
         // Ended at once (the worker went away): the watchdog's fallback retries the pick.
         proxy_->endpoints()->RecordStreamResult(*endpoint_, false);
         last_pick_error_ = fmt::format("the call to {} ended at once", endpoint_->name());
@@ -236,16 +237,12 @@ class StreamProxy::SseCall final : public SseUpstream::User {
 
   // ---- SseUpstream::User ----
 
-  bool OnUpstreamResponse(grpc::ByteBuffer* raw) override {
+  bool OnUpstreamResponse(std::string_view bytes, bool readable) override {
     std::lock_guard lock(mu_);
     if (done_) return true;
     const int64_t now_ns = proxy_->clock()->NowNs();
-    // Read in place: a response is one slice unless gRPC received it in pieces.
-    grpc::Slice slice;
-    StreamResponseView r;  // views into `slice`
-    if ((!raw->TrySingleSlice(&slice).ok() && !raw->DumpToSingleSlice(&slice).ok()) ||
-        !ReadStreamResponse(
-            std::string_view(reinterpret_cast<const char*>(slice.begin()), slice.size()), &r)) {
+    StreamResponseView r;  // views into `bytes`
+    if (!readable || !ReadStreamResponse(bytes, &r)) {
       SendErrorLocked("internal", "the worker sent a malformed ModelStreamInferResponse");
       EndLocked();
       return true;
@@ -327,8 +324,6 @@ class StreamProxy::SseCall final : public SseUpstream::User {
     }
   }
 
-  grpc::ByteBuffer Request() const { return SerializeToByteBuffer(request_); }
-
   std::string Prefix() const {
     std::string p = "{\"id\":";
     core::http::AppendJsonString(&p, request_.id());
@@ -368,7 +363,8 @@ class StreamProxy::SseCall final : public SseUpstream::User {
   StreamProxy* const proxy_;
   const std::shared_ptr<SseStream> sse_;
   const ModelInferRequest request_;
-  std::string version_;  // "" until the worker names the version it chose
+  const std::string request_bytes_;  // request_ serialized, for each upstream attempt
+  std::string version_;              // "" until the worker names the version it chose
   const TraceContext trace_;
   const int64_t start_ns_;
   std::string prefix_;   // {"id":..,"model_name":..,"model_version":..

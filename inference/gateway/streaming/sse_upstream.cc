@@ -11,9 +11,14 @@ constexpr size_t kWriteQueue = 2;
 }  // namespace
 
 std::shared_ptr<SseUpstream> SseUpstream::Open(EndpointPtr endpoint, GrpcUpstream* grpc,
-                                               std::string_view traceparent) {
+                                               H2StreamClient* h2, std::string_view traceparent) {
   std::shared_ptr<SseUpstream> s(new SseUpstream(std::move(endpoint)));
   s->self_ = s;
+  if (h2 != nullptr) {
+    s->h2_ = h2;
+    s->traceparent_ = std::string(traceparent);
+    return s;
+  }
   auto context = std::make_unique<grpc::ClientContext>();
   if (!traceparent.empty()) context->AddMetadata("traceparent", std::string(traceparent));
   // The callbacks never touch stream_; the owner's calls come after this returns.
@@ -21,10 +26,23 @@ std::shared_ptr<SseUpstream> SseUpstream::Open(EndpointPtr endpoint, GrpcUpstrea
   return s;
 }
 
-bool SseUpstream::Begin(std::shared_ptr<User> user, grpc::ByteBuffer request) {
+bool SseUpstream::Begin(std::shared_ptr<User> user, const std::string& request) {
   std::lock_guard lock(mu_);
   if (ended_ || user_ != nullptr) return false;
-  if (stream_->Write(std::move(request)) == UpstreamStream::WriteResult::kEnded) {
+  if (h2_ != nullptr) {
+    if (h2_call_ == nullptr) {
+      // The client holds its sink until OnDone; self_ keeps this alive as long.
+      h2_call_ = h2_->Start(request, {{"traceparent", traceparent_}},
+                            std::shared_ptr<H2StreamClient::Sink>(self_, this),
+                            /*close_writes=*/false);
+    } else {
+      h2_call_->Write(request);
+    }
+    user_ = std::move(user);
+    return true;
+  }
+  grpc::Slice slice(request);
+  if (stream_->Write(grpc::ByteBuffer(&slice, 1)) == UpstreamStream::WriteResult::kEnded) {
     ended_ = true;
     return false;
   }
@@ -37,24 +55,36 @@ void SseUpstream::Release(bool idle) {
   user_ = nullptr;
   if (!idle && !ended_) {
     ended_ = true;
-    stream_->Cancel();
+    if (h2_call_ != nullptr) {
+      h2_call_->Cancel();
+    } else if (stream_ != nullptr) {
+      stream_->Cancel();
+    }
   }
-  if (idle) stream_->Resume();  // in case the generation paused reading before its end
+  // In case the generation paused reading before its end.
+  if (idle && h2_call_ != nullptr) h2_call_->Resume();
+  if (idle && stream_ != nullptr) stream_->Resume();
 }
 
 void SseUpstream::Resume() {
   std::lock_guard lock(mu_);
-  stream_->Resume();
+  if (h2_call_ != nullptr) h2_call_->Resume();
+  if (stream_ != nullptr) stream_->Resume();
 }
 
 void SseUpstream::Close() {
+  std::shared_ptr<SseUpstream> keep;
   std::lock_guard lock(mu_);
   if (ended_) return;
   ended_ = true;
+  if (h2_ != nullptr && h2_call_ == nullptr) {
+    keep = std::move(self_);  // never started: no OnDone will release it
+    return;
+  }
   if (user_ == nullptr) {
-    stream_->CloseWrites();
+    h2_call_ != nullptr ? h2_call_->CloseWrites() : stream_->CloseWrites();
   } else {
-    stream_->Cancel();
+    h2_call_ != nullptr ? h2_call_->Cancel() : stream_->Cancel();
   }
 }
 
@@ -63,17 +93,17 @@ bool SseUpstream::Reusable() {
   return !ended_ && user_ == nullptr;
 }
 
-bool SseUpstream::OnUpstreamResponse(UpstreamStream*, grpc::ByteBuffer* response) {
+bool SseUpstream::Deliver(std::string_view response, bool readable) {
   std::shared_ptr<User> user;
   {
     std::lock_guard lock(mu_);
     user = user_;
   }
   // Nothing is due on an idle call; a stray response is dropped.
-  return user == nullptr || user->OnUpstreamResponse(response);
+  return user == nullptr || user->OnUpstreamResponse(response, readable);
 }
 
-void SseUpstream::OnUpstreamDone(UpstreamStream*, const grpc::Status& status) {
+void SseUpstream::Done(const grpc::Status& status) {
   std::shared_ptr<User> user;
   std::shared_ptr<SseUpstream> keep;
   {
@@ -84,5 +114,20 @@ void SseUpstream::OnUpstreamDone(UpstreamStream*, const grpc::Status& status) {
   }
   if (user != nullptr) user->OnUpstreamDone(status);
 }
+
+bool SseUpstream::OnUpstreamResponse(UpstreamStream*, grpc::ByteBuffer* response) {
+  // Read in place: a response is one slice unless gRPC received it in pieces.
+  grpc::Slice slice;
+  const bool readable =
+      response->TrySingleSlice(&slice).ok() || response->DumpToSingleSlice(&slice).ok();
+  return Deliver(std::string_view(reinterpret_cast<const char*>(slice.begin()), slice.size()),
+                 readable);
+}
+
+void SseUpstream::OnUpstreamDone(UpstreamStream*, const grpc::Status& status) { Done(status); }
+
+bool SseUpstream::OnMessage(std::string_view message) { return Deliver(message, true); }
+
+void SseUpstream::OnDone(const grpc::Status& status) { Done(status); }
 
 }  // namespace inference::gateway

@@ -79,6 +79,9 @@ absl::Status StreamingOptions::Validate() const {
   if (sse_pause_bytes < 1024) return bad("sse_pause_bytes", "expected >= 1024");
   if (sse_upstream_idle_ms < 1) return bad("sse_upstream_idle_ms", "expected >= 1");
   if (sse_upstream_idle_max > 65536) return bad("sse_upstream_idle_max", "expected 0..65536");
+  if (sse_upstream != "h2" && sse_upstream != "grpc") {
+    return bad("sse_upstream", fmt::format("'{}': expected h2 or grpc", sse_upstream));
+  }
   if (sequences.entries_max < 16) return bad("sequences_max", "expected >= 16");
   if (sequences.idle_ms < 1) return bad("sequence_idle_ms", "expected >= 1");
   return absl::OkStatus();

@@ -24,13 +24,16 @@ namespace inference::gateway {
 
 inline constexpr int kStatsTimeoutMs = 1000;
 
-struct GrpcUpstream;  // upstream/grpc_upstream.h
+struct GrpcUpstream;   // upstream/grpc_upstream.h
+class H2StreamClient;  // upstream/h2_stream_client.h
 
 // What an endpoint needs: its HTTP connection pool target, its gRPC channel (null when the gRPC
 // front end is off or the worker has no gRPC address) and the poller's in-progress flag.
 struct EndpointTransport {
   std::shared_ptr<UpstreamTarget> target;
   std::shared_ptr<GrpcUpstream> grpc;
+  // SSE generate_stream's upstream calls (streaming.sse_upstream: h2); null: they use `grpc`.
+  std::shared_ptr<H2StreamClient> h2;
   std::atomic<bool> polling{false};
 };
 
