@@ -1103,6 +1103,9 @@ TEST(GatewayTest, BadTlsOrGrpcConfigStopsStartUpWithAPreciseMessage) {
   EXPECT_NE(log.find("grpc_port"), std::string::npos) << log;
   log = run("grpc_port: 0\nworkers: {static: [unix:/tmp/nowhere.sock]}\n");
   EXPECT_NE(log.find("workers.static_grpc"), std::string::npos) << log;
+  log = run(workers + "streaming: {sse_upstream: http3}\n");
+  EXPECT_NE(log.find("streaming.sse_upstream: 'http3': expected h2 or grpc"), std::string::npos)
+      << log;
 }
 
 TEST(GatewayTest, LinksNoModelRuntime) {
