@@ -56,7 +56,7 @@
 //     sse_pause_bytes: 65536   # SSE: stop reading the worker beyond this many unsent bytes
 //     sse_upstream_idle_ms: 30000  # SSE: close an idle reusable upstream call after this long
 //     sse_upstream: h2         # SSE: worker calls over nghttp2 (h2) or gRPC C++ (grpc)
-//     sse_upstream_idle_max: 256   # SSE, grpc: idle upstream calls kept (0: one per generation)
+//     sse_upstream_idle_max: 256   # SSE: idle upstream calls kept (0: one call per generation)
 //     sequences_max: 65536     # live sequences tracked for sticky routing
 //     sequence_idle_ms: 60000  # forgotten after this long without a chunk
 //

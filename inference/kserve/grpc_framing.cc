@@ -1,5 +1,8 @@
 #include "inference/kserve/grpc_framing.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace inference {
 
 namespace {
@@ -46,6 +49,17 @@ bool GrpcMessageReader::Feed(const uint8_t* data, size_t size,
   if (used < 0) return false;
   partial_.erase(0, static_cast<size_t>(used));
   return true;
+}
+
+GrpcRequestBody::Read GrpcRequestBody::ReadInto(uint8_t* buf, size_t length, size_t* n) {
+  *n = std::min(length, out_.size() - sent_);
+  std::memcpy(buf, out_.data() + sent_, *n);
+  sent_ += *n;
+  if (sent_ < out_.size()) return Read::kData;
+  out_.clear();
+  sent_ = 0;
+  if (closed_) return Read::kEnd;
+  return *n == 0 ? Read::kEmpty : Read::kData;
 }
 
 void AppendGrpcMessage(std::string_view message, std::string* out) {

@@ -44,4 +44,29 @@ class GrpcMessageReader {
 // Appends `message` to `out` with its gRPC length prefix (uncompressed).
 void AppendGrpcMessage(std::string_view message, std::string* out);
 
+// The request side of one gRPC call, for an HTTP/2 library that pulls a stream's body as it can
+// send it (nghttp2's data provider): framed messages waiting to go out, then the half-close.
+// Not thread-safe (one per call, used by the thread that drives the call).
+class GrpcRequestBody {
+ public:
+  enum class Read {
+    kData,   // bytes were copied (maybe none), more may follow
+    kEnd,    // the body is closed and these were its last bytes: end the stream
+    kEmpty,  // nothing waits and the body is open: defer until Append or Close
+  };
+
+  // Queues `message`, framed (uncompressed).
+  void Append(std::string_view message) { AppendGrpcMessage(message, &out_); }
+  // No message after those queued: the stream ends once they are read.
+  void Close() { closed_ = true; }
+  bool closed() const { return closed_; }
+  // Copies up to `length` waiting bytes into `buf`, *n of them.
+  Read ReadInto(uint8_t* buf, size_t length, size_t* n);
+
+ private:
+  std::string out_;  // framed messages not yet read (from sent_)
+  size_t sent_ = 0;
+  bool closed_ = false;
+};
+
 }  // namespace inference

@@ -80,5 +80,41 @@ TEST(GrpcMessageReaderTest, RefusesCompressedAndOversizedMessages) {
   EXPECT_EQ(b.error(), GrpcMessageReader::Error::kTooLong);
 }
 
+// The body hands out framed messages in pieces of any size, reports an open body with nothing
+// waiting as empty (defer), and ends only once closed and drained.
+TEST(GrpcRequestBodyTest, ReadsFramedMessagesThenEndsAfterClose) {
+  GrpcRequestBody body;
+  uint8_t buf[4];
+  size_t n = 99;
+  EXPECT_EQ(body.ReadInto(buf, sizeof(buf), &n), GrpcRequestBody::Read::kEmpty);
+  EXPECT_EQ(n, 0u);
+  body.Append("abc");
+  body.Append("");
+  std::string want;
+  AppendGrpcMessage("abc", &want);
+  AppendGrpcMessage("", &want);
+  std::string got;
+  GrpcRequestBody::Read r;
+  while ((r = body.ReadInto(buf, sizeof(buf), &n)) == GrpcRequestBody::Read::kData && n > 0) {
+    got.append(reinterpret_cast<const char*>(buf), n);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(r, GrpcRequestBody::Read::kEmpty);  // drained, still open
+  body.Append("xyz");
+  body.Close();
+  EXPECT_TRUE(body.closed());
+  got.clear();
+  while ((r = body.ReadInto(buf, sizeof(buf), &n)) == GrpcRequestBody::Read::kData) {
+    got.append(reinterpret_cast<const char*>(buf), n);
+  }
+  got.append(reinterpret_cast<const char*>(buf), n);  // the kEnd read's bytes
+  want.clear();
+  AppendGrpcMessage("xyz", &want);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(r, GrpcRequestBody::Read::kEnd);
+  EXPECT_EQ(body.ReadInto(buf, sizeof(buf), &n), GrpcRequestBody::Read::kEnd);  // stays ended
+  EXPECT_EQ(n, 0u);
+}
+
 }  // namespace
 }  // namespace inference

@@ -28,9 +28,7 @@ struct Stream {
   int call_done = 0;  // of which on the current call
   bool awaiting_first = false;
   Clock::time_point sent;
-  std::string out;  // framed request bytes not yet handed to nghttp2
-  size_t out_sent = 0;
-  bool half_close = false;  // every request sent: END_STREAM once `out` is drained
+  GrpcRequestBody body;  // the current call's requests; closed once every request is queued
   GrpcMessageReader reader;
   std::string grpc_status;  // from the trailers
   int http_status = 0;
@@ -124,8 +122,9 @@ class Load {
   // Opens a call for the stream's next generation (and, without call_per_generation, the ones
   // after it).
   absl::Status StartCall(Stream* st) {
+    st->body = GrpcRequestBody();
     QueueRequest(st);
-    st->half_close = o_.call_per_generation;
+    if (o_.call_per_generation) st->body.Close();
     st->call_done = 0;
     st->grpc_status.clear();
     st->http_status = 0;
@@ -165,7 +164,7 @@ class Load {
   }
 
   void QueueRequest(Stream* st) {
-    AppendGrpcMessage(o_.make_request(st->index, st->done), &st->out);
+    st->body.Append(o_.make_request(st->index, st->done));
     st->sent = Clock::now();
     st->awaiting_first = true;
   }
@@ -200,7 +199,7 @@ class Load {
     if (++st->done < o_.requests) {
       QueueRequest(st);
     } else {
-      st->half_close = true;
+      st->body.Close();
     }
     nghttp2_session_resume_data(session_, st->id);
   }
@@ -208,18 +207,17 @@ class Load {
   static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
                           uint32_t* data_flags, nghttp2_data_source* source, void*) {
     auto* st = static_cast<Stream*>(source->ptr);
-    const size_t n = std::min(length, st->out.size() - st->out_sent);
-    std::memcpy(buf, st->out.data() + st->out_sent, n);
-    st->out_sent += n;
-    if (st->out_sent == st->out.size()) {
-      st->out.clear();
-      st->out_sent = 0;
-      if (st->half_close) {
+    size_t n = 0;
+    switch (st->body.ReadInto(buf, length, &n)) {
+      case GrpcRequestBody::Read::kEnd:
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        return static_cast<ssize_t>(n);
-      }
+        break;
+      case GrpcRequestBody::Read::kEmpty:
+        return NGHTTP2_ERR_DEFERRED;  // QueueRequest or Close, then resume_data
+      case GrpcRequestBody::Read::kData:
+        break;
     }
-    return n == 0 ? ssize_t{NGHTTP2_ERR_DEFERRED} : static_cast<ssize_t>(n);
+    return static_cast<ssize_t>(n);
   }
 
   static int OnData(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,

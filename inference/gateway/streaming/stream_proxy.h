@@ -85,9 +85,9 @@ struct StreamingOptions {
   int64_t sse_timeout_ms = 600'000;   // SSE: deadline of the whole generation
   size_t sse_pause_bytes = 64 << 10;  // SSE: pause upstream reads beyond this many buffered bytes
   int64_t sse_upstream_idle_ms = 30'000;  // SSE: an idle upstream call is closed after this long
-  size_t sse_upstream_idle_max = 256;     // SSE: idle upstream calls kept (all workers; grpc)
-  // SSE: the client of the worker calls: "h2" (nghttp2, H2StreamClient: a new HTTP/2 stream per
-  // generation) or "grpc" (gRPC C++, calls pooled by sse_upstream_idle_*).
+  size_t sse_upstream_idle_max = 256;     // SSE: idle upstream calls kept (all workers)
+  // SSE: the client of the worker calls, which sse_upstream_idle_* pool alike: "h2" (nghttp2,
+  // H2StreamClient) or "grpc" (gRPC C++).
   std::string sse_upstream = "h2";
   SequenceAffinity::Options sequences;
 

@@ -71,13 +71,15 @@ class Connection;
 // One call: a plain record of the client's thread (all but `client`, set at construction).
 class CallImpl final : public H2StreamClient::Call, public std::enable_shared_from_this<CallImpl> {
  public:
-  CallImpl(std::weak_ptr<H2StreamClient::Impl> client, std::string framed, Metadata metadata,
-           std::shared_ptr<Sink> sink, size_t message_bytes_max)
+  CallImpl(std::weak_ptr<H2StreamClient::Impl> client, std::string_view request, bool close_writes,
+           Metadata metadata, std::shared_ptr<Sink> sink, size_t message_bytes_max)
       : client(std::move(client)),
-        out(std::move(framed)),
         metadata(std::move(metadata)),
         sink(std::move(sink)),
-        reader(message_bytes_max) {}
+        reader(message_bytes_max) {
+    body.Append(request);
+    if (close_writes) body.Close();
+  }
 
   void Resume() override;
   void Cancel() override;
@@ -86,10 +88,8 @@ class CallImpl final : public H2StreamClient::Call, public std::enable_shared_fr
 
   // Weak: a Call may outlive its client, and then Resume and Cancel do nothing.
   const std::weak_ptr<H2StreamClient::Impl> client;
-  std::string out;  // framed requests not yet handed to nghttp2 (from out_sent)
-  size_t out_sent = 0;
-  bool writes_closed = true;   // half-close once `out` is sent
-  bool data_deferred = false;  // ReadBody ran out of `out` on an open call: resume on a Write
+  GrpcRequestBody body;        // requests not yet handed to nghttp2; closed: half-close after them
+  bool data_deferred = false;  // ReadBody ran out of `body` on an open call: resume on a Write
   Metadata metadata;
   std::shared_ptr<Sink> sink;  // reset after OnDone
   std::weak_ptr<Connection> conn;
@@ -152,8 +152,8 @@ class H2StreamClient::Impl {
   void Route(std::shared_ptr<CallImpl> call);
   void ResumeOnThread(const std::shared_ptr<CallImpl>& call);
   void CancelOnThread(const std::shared_ptr<CallImpl>& call);
-  // A request appended to an open call, or (`close`) its half-close.
-  void WriteOnThread(const std::shared_ptr<CallImpl>& call, std::string framed, bool close);
+  // A request appended to an open call, or (`close`, no request) its half-close.
+  void WriteOnThread(const std::shared_ptr<CallImpl>& call, std::string request, bool close);
   // Ends the call: OnDone(status) once, drops what it holds.
   void Finish(CallImpl* call, const grpc::Status& status);
   void OnConnectionClosed(Connection* connection);
@@ -476,18 +476,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
                           uint32_t* data_flags, nghttp2_data_source* source, void*) {
     auto* call = static_cast<CallImpl*>(source->ptr);
-    const size_t n = std::min(length, call->out.size() - call->out_sent);
-    std::memcpy(buf, call->out.data() + call->out_sent, n);
-    call->out_sent += n;
-    if (call->out_sent == call->out.size()) {
-      call->out.clear();
-      call->out_sent = 0;
-      if (call->writes_closed) {
+    size_t n = 0;
+    switch (call->body.ReadInto(buf, length, &n)) {
+      case GrpcRequestBody::Read::kEnd:
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;  // the last request: half-close
-      } else if (n == 0) {
+        break;
+      case GrpcRequestBody::Read::kEmpty:
         call->data_deferred = true;  // an open call: Write or CloseWrites resumes it
         return NGHTTP2_ERR_DEFERRED;
-      }
+      case GrpcRequestBody::Read::kData:
+        break;
     }
     return static_cast<ssize_t>(n);
   }
@@ -644,11 +642,14 @@ void H2StreamClient::Impl::ResumeOnThread(const std::shared_ptr<CallImpl>& call)
   }
 }
 
-void H2StreamClient::Impl::WriteOnThread(const std::shared_ptr<CallImpl>& call, std::string framed,
+void H2StreamClient::Impl::WriteOnThread(const std::shared_ptr<CallImpl>& call, std::string request,
                                          bool close) {
-  if (call->done || call->writes_closed) return;  // OnDone tells the caller
-  call->out.append(framed);
-  call->writes_closed = close;
+  if (call->done || call->body.closed()) return;  // OnDone tells the caller
+  if (close) {
+    call->body.Close();
+  } else {
+    call->body.Append(request);
+  }
   if (std::shared_ptr<Connection> connection = call->conn.lock())
     connection->ResumeBody(call.get());
 }
@@ -704,14 +705,12 @@ void CallImpl::Cancel() {
 }
 
 void CallImpl::Write(std::string request) {
-  std::string framed;
-  framed.reserve(kGrpcPrefixBytes + request.size());
-  AppendGrpcMessage(request, &framed);
   if (std::shared_ptr<H2StreamClient::Impl> impl = client.lock()) {
     H2StreamClient::Impl* raw = impl.get();
-    asio::post(raw->ioc(), [raw, self = shared_from_this(), framed = std::move(framed)]() mutable {
-      raw->WriteOnThread(self, std::move(framed), false);
-    });
+    asio::post(raw->ioc(),
+               [raw, self = shared_from_this(), request = std::move(request)]() mutable {
+                 raw->WriteOnThread(self, std::move(request), false);
+               });
   }
 }
 
@@ -736,12 +735,8 @@ H2StreamClient::~H2StreamClient() { impl_->Stop(); }
 std::shared_ptr<H2StreamClient::Call> H2StreamClient::Start(std::string request, Metadata metadata,
                                                             std::shared_ptr<Sink> sink,
                                                             bool close_writes) {
-  std::string framed;
-  framed.reserve(kGrpcPrefixBytes + request.size());
-  AppendGrpcMessage(request, &framed);
-  auto call = std::make_shared<CallImpl>(impl_, std::move(framed), std::move(metadata),
+  auto call = std::make_shared<CallImpl>(impl_, request, close_writes, std::move(metadata),
                                          std::move(sink), impl_->options().message_bytes_max);
-  call->writes_closed = close_writes;
   asio::post(impl_->ioc(), [raw = impl_.get(), call] { raw->StartOnThread(call); });
   return call;
 }
